@@ -1,0 +1,4 @@
+//! One module per subcommand; each turns settings into a component's `run`.
+
+pub(crate) mod migrate;
+pub(crate) mod schedule;

@@ -1,0 +1,41 @@
+//! `chime`: the one binary. Parses the command line, builds the settings,
+//! installs the tracing subscriber and signal handlers, and hands off to a
+//! component's `run`.
+
+mod cli;
+mod cmd;
+mod config;
+mod telemetry;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.global.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let settings = config::Settings::load(&cli.global)?;
+        match cli.command {
+            Command::Migrate => cmd::migrate::run(&settings).await,
+            Command::Schedule(args) => cmd::schedule::run(args),
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Chime's Redis layer: queue streams and consumer groups, the delayed set,
+//! the running sets, the leader lease with its fencing token, and the results,
+//! dead-letter, changes and control channels. Every Redis command Chime sends
+//! lives in this crate; Lua scripts live in `queue/scripts/`.
+
+mod error;
+
+pub use error::QueueError;
