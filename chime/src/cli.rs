@@ -17,7 +17,7 @@ pub(crate) struct Cli {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct GlobalArgs {
     /// Postgres URL [env: CHIME_DATABASE_URL, then DATABASE_URL]
-    /// [default: postgres://chime@127.0.0.1:5432/chime]
+    /// [default: postgres://chime:chime@127.0.0.1:5432/chime]
     #[arg(long, global = true, env = "CHIME_DATABASE_URL", hide_env = true)]
     pub(crate) database_url: Option<String>,
     /// Redis URL [env: CHIME_REDIS_URL, then REDIS_URL] [default: redis://127.0.0.1:6379]

@@ -65,7 +65,7 @@ impl Settings {
             .clone()
             .or(file.database_url)
             .or_else(|| env("DATABASE_URL"))
-            .unwrap_or_else(|| "postgres://chime@127.0.0.1:5432/chime".to_owned());
+            .unwrap_or_else(|| "postgres://chime:chime@127.0.0.1:5432/chime".to_owned());
         let redis_url = args
             .redis_url
             .clone()

@@ -16,7 +16,11 @@ pub enum QueueError {
 
 impl From<redis::RedisError> for QueueError {
     fn from(err: redis::RedisError) -> Self {
-        if err.is_io_error() || err.is_timeout() || err.is_connection_dropped() || err.is_connection_refusal() {
+        if err.is_io_error()
+            || err.is_timeout()
+            || err.is_connection_dropped()
+            || err.is_connection_refusal()
+        {
             QueueError::Transient(err)
         } else {
             QueueError::Protocol(err.to_string())

@@ -3,6 +3,8 @@
 //! dead-letter, changes and control channels. Every Redis command Chime sends
 //! lives in this crate; Lua scripts live in `queue/scripts/`.
 
+pub mod changes;
+pub mod connection;
 mod error;
 
 pub use error::QueueError;
