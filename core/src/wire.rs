@@ -130,3 +130,27 @@ pub enum ChangeOp {
     /// Deleted: no further ticks.
     Deleted,
 }
+
+/// A request to executors, published on `{prefix}:control`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Control {
+    /// Wire version.
+    pub v: u32,
+    /// What to do.
+    pub op: ControlOp,
+    /// The run it is about.
+    pub run_id: Uuid,
+    /// Why, for the run's error text: `requested` (API) or `replaced` (overlap).
+    pub reason: String,
+}
+
+/// The kinds of control request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlOp {
+    /// Kill the run's process group (or abort its request) and report `cancelled`.
+    Cancel,
+}
+
+/// The field of a `{prefix}:dead` entry that says why it is there.
+pub const REASON_FIELD: &str = "reason";
