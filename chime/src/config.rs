@@ -132,6 +132,21 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Logs the effective settings at debug level, secrets redacted.
+    pub(crate) fn log_effective(&self) {
+        tracing::debug!(
+            database_url = %self.database.redacted_url(),
+            redis_url = %redact(&self.redis_url),
+            prefix = %self.prefix,
+            listen = %self.listen,
+            api_tokens = self.api_tokens.len(),
+            node_id = %self.node_id,
+            "effective settings"
+        );
+    }
+}
+
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("config: reading {}", path.display()))?;

@@ -26,6 +26,7 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async move {
         let settings = config::Settings::load(&cli.global)?;
+        settings.log_effective();
         match cli.command {
             Command::Migrate => cmd::migrate::run(&settings).await,
             Command::Schedule(args) => cmd::schedule::run(args),
