@@ -3,7 +3,8 @@
 //! conditions with a deadline, and faults on purpose (a private Redis server,
 //! a TCP proxy the test can cut).
 
-#![allow(dead_code, unreachable_pub)]
+// Not every test module uses every tool, and the set grows with the suite.
+#![allow(dead_code, unused_imports, unreachable_pub)]
 
 mod db;
 mod process;
