@@ -62,6 +62,11 @@ pub(crate) enum Command {
     /// Work with schedule expressions.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Claim and run events from queues; needs only Redis.
+    Executor(crate::cmd::executor::ExecutorArgs),
+    /// Measure Chime's components against the configured Redis.
+    #[command(subcommand)]
+    Bench(crate::cmd::bench::BenchCommand),
 }
 
 /// `chime schedule ...`

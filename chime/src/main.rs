@@ -5,14 +5,19 @@
 mod cli;
 mod cmd;
 mod config;
+mod signals;
 mod telemetry;
 
 use clap::Parser;
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // One crypto provider for the whole binary (reqwest's rustls has none
+    // of its own); an error only means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     telemetry::init(cli.global.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -27,10 +32,16 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async move {
         let settings = config::Settings::load(&cli.global)?;
         settings.log_effective();
-        match cli.command {
-            Command::Migrate => cmd::migrate::run(&settings).await,
-            Command::Schedule(args) => cmd::schedule::run(args),
-        }
+        let shutdown = CancellationToken::new();
+        signals::run_until_done(shutdown.clone(), async move {
+            match cli.command {
+                Command::Migrate => cmd::migrate::run(&settings).await,
+                Command::Schedule(args) => cmd::schedule::run(args),
+                Command::Executor(args) => cmd::executor::run(&settings, args, shutdown).await,
+                Command::Bench(command) => cmd::bench::run(&settings, command, shutdown).await,
+            }
+        })
+        .await
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

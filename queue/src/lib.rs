@@ -5,6 +5,11 @@
 
 pub mod changes;
 pub mod connection;
+pub mod consume;
+pub mod control;
 mod error;
+pub mod events;
+pub mod registry;
+pub mod report;
 
 pub use error::QueueError;

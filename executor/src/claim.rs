@@ -1,0 +1,160 @@
+//! Claiming work: the reader takes new entries from every served queue with
+//! one blocking `XREADGROUP`, and the reclaimer takes over entries other
+//! consumers left idle past the visibility timeout (`XAUTOCLAIM`). Both
+//! claim only as many entries as there are free concurrency permits, and
+//! hand each entry with its permit to a run task.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::attempt;
+use crate::backoff::Backoff;
+use crate::service::Shared;
+
+/// The longest a read waits for new entries. A read is never dropped
+/// halfway (Redis may already have handed it entries), so this also bounds
+/// how long stopping the reader takes.
+const BLOCK: Duration = Duration::from_millis(500);
+/// The most entries one read or reclaim step takes.
+const BATCH_MAX: usize = 256;
+
+/// Reads new entries until `shutdown` fires.
+pub(crate) async fn read_new(
+    shared: Arc<Shared>,
+    permits: Arc<Semaphore>,
+    runs: TaskTracker,
+    shutdown: CancellationToken,
+) {
+    let mut conn = None;
+    let mut backoff = Backoff::new();
+    loop {
+        let Some(mut held) = take_permits(&permits, &shutdown).await else {
+            return;
+        };
+        let blocking = match conn.as_mut() {
+            Some(blocking) => blocking,
+            None => match chime_queue::connection::blocking(&shared.client, BLOCK).await {
+                Ok(blocking) => conn.insert(blocking),
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot connect the queue reader");
+                    drop(held);
+                    if !backoff.wait(&shutdown).await {
+                        return;
+                    }
+                    continue;
+                }
+            },
+        };
+        let read = chime_queue::consume::read_new(
+            blocking,
+            &shared.keys,
+            &shared.config.queues,
+            &shared.executor_id,
+            held.len(),
+            BLOCK.as_millis() as usize,
+        )
+        .await;
+        match read {
+            Ok(deliveries) => {
+                backoff.reset();
+                for delivery in deliveries {
+                    // A read returns at most as many entries as permits held.
+                    let Some(permit) = held.pop() else { break };
+                    runs.spawn(attempt::handle(shared.clone(), delivery, permit));
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "reading the queues failed");
+                conn = None;
+                drop(held);
+                if !backoff.wait(&shutdown).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Every reclaim interval until `shutdown` fires: takes over entries of
+/// every served queue idle longer than the visibility timeout, including
+/// this executor's own undecodable ones, so each redelivery counts.
+pub(crate) async fn reclaim_idle(
+    shared: Arc<Shared>,
+    permits: Arc<Semaphore>,
+    runs: TaskTracker,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(shared.config.reclaim_interval());
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut conn = shared.redis.clone();
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        for queue in &shared.config.queues {
+            let mut start = "0-0".to_owned();
+            loop {
+                let Some(mut held) = take_permits(&permits, &shutdown).await else {
+                    return;
+                };
+                let reclaimed = chime_queue::consume::reclaim(
+                    &mut conn,
+                    &shared.keys,
+                    queue,
+                    &shared.executor_id,
+                    shared.config.visibility_timeout_ms,
+                    &start,
+                    held.len(),
+                )
+                .await;
+                let reclaimed = match reclaimed {
+                    Ok(reclaimed) => reclaimed,
+                    Err(err) => {
+                        tracing::warn!(queue, error = %err, "reclaiming idle entries failed");
+                        break;
+                    }
+                };
+                for delivery in reclaimed.deliveries {
+                    tracing::info!(
+                        queue,
+                        entry_id = %delivery.entry_id,
+                        deliveries = delivery.deliveries,
+                        "reclaimed an idle entry"
+                    );
+                    // XAUTOCLAIM returns at most COUNT entries.
+                    let Some(permit) = held.pop() else { break };
+                    runs.spawn(attempt::handle(shared.clone(), delivery, permit));
+                }
+                if reclaimed.next_start == "0-0" {
+                    break;
+                }
+                start = reclaimed.next_start;
+            }
+        }
+    }
+}
+
+/// Waits for one free permit, then takes every other free one (up to
+/// [`BATCH_MAX`]). `None` when `shutdown` fires first.
+async fn take_permits(
+    permits: &Arc<Semaphore>,
+    shutdown: &CancellationToken,
+) -> Option<Vec<OwnedSemaphorePermit>> {
+    let first = tokio::select! {
+        permit = permits.clone().acquire_owned() => permit.ok()?,
+        _ = shutdown.cancelled() => return None,
+    };
+    let mut held = vec![first];
+    while held.len() < BATCH_MAX {
+        match permits.clone().try_acquire_owned() {
+            Ok(permit) => held.push(permit),
+            Err(_) => break,
+        }
+    }
+    Some(held)
+}
