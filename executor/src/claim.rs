@@ -31,10 +31,13 @@ pub(crate) async fn read_new(
 ) {
     let mut conn = None;
     let mut backoff = Backoff::new();
+    let mut rotation = 0;
     loop {
         let Some(mut held) = take_permits(&permits, &shutdown).await else {
             return;
         };
+        let (queues, count) = read_plan(&shared.config.queues, held.len(), rotation);
+        rotation = rotation.wrapping_add(1);
         let blocking = match conn.as_mut() {
             Some(blocking) => blocking,
             None => match chime_queue::connection::blocking(&shared.client, BLOCK).await {
@@ -52,9 +55,9 @@ pub(crate) async fn read_new(
         let read = chime_queue::consume::read_new(
             blocking,
             &shared.keys,
-            &shared.config.queues,
+            &queues,
             &shared.executor_id,
-            held.len(),
+            count,
             BLOCK.as_millis() as usize,
         )
         .await;
@@ -62,8 +65,16 @@ pub(crate) async fn read_new(
             Ok(deliveries) => {
                 backoff.reset();
                 for delivery in deliveries {
-                    // A read returns at most as many entries as permits held.
-                    let Some(permit) = held.pop() else { break };
+                    // The plan reads at most as many entries as permits held;
+                    // should Redis hand over more, they wait for a permit
+                    // rather than sit claimed and unrun.
+                    let permit = match held.pop() {
+                        Some(permit) => permit,
+                        None => match permits.clone().acquire_owned().await {
+                            Ok(permit) => permit,
+                            Err(_) => return,
+                        },
+                    };
                     runs.spawn(attempt::handle(shared.clone(), delivery, permit));
                 }
             }
@@ -139,6 +150,25 @@ pub(crate) async fn reclaim_idle(
     }
 }
 
+/// Which queues one read covers and its COUNT, which Redis applies to each
+/// stream: with at least one permit per queue, every queue gets an equal
+/// share; with fewer, only as many queues as permits are read, one entry
+/// each, starting at a queue that `rotation` moves on every read.
+fn read_plan(queues: &[String], permits: usize, rotation: usize) -> (Vec<String>, usize) {
+    if permits >= queues.len() {
+        return (queues.to_vec(), permits / queues.len());
+    }
+    let start = rotation % queues.len();
+    let chosen = queues
+        .iter()
+        .cycle()
+        .skip(start)
+        .take(permits)
+        .cloned()
+        .collect();
+    (chosen, 1)
+}
+
 /// Waits for one free permit, then takes every other free one (up to
 /// [`BATCH_MAX`]). `None` when `shutdown` fires first.
 async fn take_permits(
@@ -157,4 +187,33 @@ async fn take_permits(
         }
     }
     Some(held)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_plan;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_read_never_asks_for_more_entries_than_permits() {
+        let queues = names(&["a", "b", "c"]);
+        for permits in 1..20 {
+            for rotation in 0..5 {
+                let (chosen, count) = read_plan(&queues, permits, rotation);
+                assert!(!chosen.is_empty());
+                assert!(
+                    chosen.len() * count <= permits,
+                    "{permits} permits: {chosen:?} x {count}"
+                );
+            }
+        }
+        assert_eq!(read_plan(&queues, 7, 0), (queues.clone(), 2));
+        assert_eq!(read_plan(&queues, 2, 0), (names(&["a", "b"]), 1));
+        assert_eq!(read_plan(&queues, 2, 1), (names(&["b", "c"]), 1));
+        assert_eq!(read_plan(&queues, 1, 2), (names(&["c"]), 1));
+        assert_eq!(read_plan(&names(&["only"]), 16, 3), (names(&["only"]), 16));
+    }
 }

@@ -55,8 +55,8 @@ where
     }
 }
 
-/// Reads up to `count` new entries from any of `queues`, waiting up to
-/// `block_ms` for one. Use a dedicated connection (see
+/// Reads new entries from `queues`, up to `count` from each (Redis applies
+/// COUNT per stream), waiting up to `block_ms` for one. Use a dedicated connection (see
 /// [`crate::connection::blocking`]). A stream or group deleted under the
 /// executor's feet is recreated and the read comes back empty.
 pub async fn read_new<C>(

@@ -256,6 +256,41 @@ async fn an_executor_runs_only_the_queues_it_serves() {
 }
 
 #[tokio::test]
+async fn concurrency_bounds_runs_in_flight_across_queues() {
+    let t = Fixture::new().await;
+    let events: Vec<Event> = (0..6)
+        .map(|i| {
+            let queue = if i % 2 == 0 { "a" } else { "b" };
+            t.event(queue, shell(&["sleep", "0.5"]), 10)
+        })
+        .collect();
+    for event in &events {
+        t.push(event).await;
+    }
+    let _executor = t.executor(&["--queues", "a,b", "--concurrency", "2"]);
+    let mut spans = Vec::new();
+    for event in &events {
+        let done = t.wait_terminal(event.run_id).await;
+        assert_eq!(done.state, RunState::Succeeded, "{done:?}");
+        spans.push((
+            done.started_at.expect("started_at"),
+            done.finished_at.expect("finished_at"),
+        ));
+    }
+    let most = spans
+        .iter()
+        .map(|(start, _)| {
+            spans
+                .iter()
+                .filter(|(s, f)| s <= start && start < f)
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert_eq!(most, 2, "runs in flight at once: {spans:?}");
+}
+
+#[tokio::test]
 async fn http_targets_send_the_request_and_record_status_and_body() {
     let t = Fixture::new().await;
     let server = TestServer::start().await;

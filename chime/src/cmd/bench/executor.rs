@@ -93,7 +93,11 @@ pub(crate) async fn run(
             .spawn()
             .context("starting chime executor")?;
 
+        let executor_pid = executor.id().context("the executor's pid")?;
+        let redis_cpu_before = redis_cpu_secs(&mut conn).await?;
         let (results, last_id) = wait_for_results(&mut conn, &keys, "-", args.events * 2, &shutdown).await?;
+        let executor_cpu = process_cpu_secs(executor_pid)?;
+        let redis_cpu = redis_cpu_secs(&mut conn).await? - redis_cpu_before;
         let mut first_start = i64::MAX;
         let mut last_finish = i64::MIN;
         let mut succeeded = 0;
@@ -144,6 +148,17 @@ pub(crate) async fn run(
         println!(
             "throughput: {} events at concurrency {} in {secs:.2} s = {throughput:.0} events/s (first start to last finish)",
             args.events, args.concurrency
+        );
+        println!(
+            "cpu during the throughput phase: executor {:.0} ms per 1,000 events (startup included), redis {:.0} ms per 1,000 events; \
+             {:.0} events/s per fully used core for the executor alone",
+            executor_cpu * 1e6 / args.events as f64,
+            redis_cpu * 1e6 / args.events as f64,
+            args.events as f64 / executor_cpu.max(1e-9)
+        );
+        println!(
+            "load average at the end: {}",
+            std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
         );
         println!(
             "pickup latency (started_at - emitted_at, ms resolution) at {} events/s over {} s ({} events): p50 {} ms, p99 {} ms, max {} ms",
@@ -229,6 +244,39 @@ fn event_json(job_id: Uuid, n: usize, now: i64, queue: &str) -> anyhow::Result<S
         epoch: 0,
     };
     Ok(serde_json::to_string(&event)?)
+}
+
+/// User plus system CPU seconds a process has used, from /proc.
+fn process_cpu_secs(pid: u32) -> anyhow::Result<f64> {
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).context("reading /proc/<pid>/stat")?;
+    // Fields after the command name (which may hold spaces) start at state;
+    // utime and stime are the 14th and 15th fields of the whole line.
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Linux reports these in USER_HZ, 100 on every mainstream build.
+    Ok((ticks(11) + ticks(12)) / 100.0)
+}
+
+/// User plus system CPU seconds the Redis server has used (INFO cpu).
+async fn redis_cpu_secs(conn: &mut MultiplexedConnection) -> anyhow::Result<f64> {
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(conn)
+        .await
+        .context("INFO cpu")?;
+    Ok(info
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(name, _)| *name == "used_cpu_sys" || *name == "used_cpu_user")
+        .filter_map(|(_, value)| value.trim().parse::<f64>().ok())
+        .sum())
 }
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {
