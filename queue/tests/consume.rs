@@ -149,10 +149,16 @@ async fn a_reclaimed_entry_belongs_to_its_new_owner_only() {
     .await
     .expect("started");
     assert!(
-        touch(&mut conn, &keys, "default", "a", &[entry_id.clone()])
-            .await
-            .expect("touch")
-            .is_empty()
+        touch(
+            &mut conn,
+            &keys,
+            "default",
+            "a",
+            std::slice::from_ref(&entry_id)
+        )
+        .await
+        .expect("touch")
+        .is_empty()
     );
 
     // Not idle long enough: nothing to reclaim.
@@ -168,10 +174,16 @@ async fn a_reclaimed_entry_belongs_to_its_new_owner_only() {
     assert_eq!(taken.next_start, "0-0");
 
     // The old owner can neither refresh nor settle it.
-    let lost = touch(&mut conn, &keys, "default", "a", &[entry_id.clone()])
-        .await
-        .expect("touch");
-    assert_eq!(lost, [entry_id.clone()]);
+    let lost = touch(
+        &mut conn,
+        &keys,
+        "default",
+        "a",
+        std::slice::from_ref(&entry_id),
+    )
+    .await
+    .expect("touch");
+    assert_eq!(lost, std::slice::from_ref(&entry_id));
     let mut done = result(&ev, RunState::Succeeded);
     done.finished_at = Some(3_000);
     let settlement = Settlement {
@@ -213,7 +225,7 @@ async fn a_reclaimed_entry_belongs_to_its_new_owner_only() {
         .expect("ZRANGE");
     assert!(members.is_empty());
     // A late renewal does not bring a settled lease back.
-    renew(&mut conn, &keys, &[lease.clone()], 99_000)
+    renew(&mut conn, &keys, std::slice::from_ref(&lease), 99_000)
         .await
         .expect("renew");
     let members: Vec<String> = redis::cmd("ZRANGE")
