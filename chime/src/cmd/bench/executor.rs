@@ -133,7 +133,8 @@ pub(crate) async fn run(
                 .context("queueing an event")?;
         }
         let after = format!("({last_id}");
-        let (results, _) = wait_for_results(&mut conn, &keys, &after, total * 2, &shutdown).await?;
+        let (results, _) =
+            wait_for_results(&mut conn, &keys, &after, args.events * 2 + total * 2, &shutdown).await?;
         let mut pickups: Vec<i64> = results
             .iter()
             .filter(|r| r.state == RunState::Running)
@@ -177,20 +178,43 @@ pub(crate) async fn run(
     outcome
 }
 
-/// Waits until `{prefix}:results` holds `n` entries after `after` (an XRANGE
-/// start), then returns them decoded with the last id.
+/// Waits until `{prefix}:results` holds `total` entries, then returns the
+/// ones after `after` (an XRANGE start; `-` for all) decoded, with the last
+/// id. While waiting it only polls XLEN, so the bench does not compete with
+/// the executor for Redis.
 async fn wait_for_results(
     conn: &mut MultiplexedConnection,
     keys: &Keys,
     after: &str,
-    n: usize,
+    total: usize,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(Vec<RunResult>, String)> {
-    let mut results = Vec::with_capacity(n);
+    let mut seen = 0;
+    let mut last_progress = Instant::now();
+    loop {
+        let len: usize = redis::cmd("XLEN")
+            .arg(keys.results())
+            .query_async(conn)
+            .await
+            .context("XLEN results")?;
+        if len >= total {
+            break;
+        }
+        if len > seen {
+            seen = len;
+            last_progress = Instant::now();
+        } else if last_progress.elapsed() > Duration::from_secs(30) {
+            bail!("no progress for 30 s: {len} of {total} results");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            _ = shutdown.cancelled() => bail!("interrupted"),
+        }
+    }
+    let mut results = Vec::new();
     let mut start = after.to_owned();
     let mut last_id = after.trim_start_matches('(').to_owned();
-    let mut last_progress = Instant::now();
-    while results.len() < n {
+    loop {
         let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
             .arg(keys.results())
             .arg(&start)
@@ -201,16 +225,8 @@ async fn wait_for_results(
             .await
             .context("reading results")?;
         if reply.ids.is_empty() {
-            if last_progress.elapsed() > Duration::from_secs(30) {
-                bail!("no progress for 30 s: {} of {n} results", results.len());
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-                _ = shutdown.cancelled() => bail!("interrupted"),
-            }
-            continue;
+            return Ok((results, last_id));
         }
-        last_progress = Instant::now();
         for entry in reply.ids {
             if let Some(json) = entry.get::<String>(EVENT_FIELD) {
                 results.push(serde_json::from_str(&json).context("decoding a result")?);
@@ -219,7 +235,6 @@ async fn wait_for_results(
         }
         start = format!("({last_id}");
     }
-    Ok((results, last_id))
 }
 
 fn event_json(job_id: Uuid, n: usize, now: i64, queue: &str) -> anyhow::Result<String> {
