@@ -68,7 +68,7 @@ impl Outcome {
 pub(crate) async fn execute(shared: &Shared, event: &Event, stop: &CancellationToken) -> Outcome {
     let timeout = Duration::from_secs(event.timeout_s.max(1));
     match &event.target {
-        Target::Shell(shell) => shell::run(shell, timeout, shared.kill_grace, stop).await,
+        Target::Shell(shell) => shell::run(shell, event, timeout, shared.kill_grace, stop).await,
         Target::Http(http) => http::run(&shared.http, http, timeout, stop).await,
         Target::Event(target) => event::run(shared, target, event, timeout, stop).await,
     }

@@ -88,7 +88,8 @@ async fn a_failed_run_is_retried_with_backoff_and_then_succeeds() {
     let _executor = t.executor(&[]);
     let flag = std::env::temp_dir().join(format!("chime-it-retry-{}", Uuid::new_v4().simple()));
     let script = format!(
-        "if [ -e {0} ]; then echo second; else touch {0}; echo first >&2; exit 7; fi",
+        "if [ -e {0} ]; then echo second $CHIME_ATTEMPT $CHIME_RUN_ID ${{REDIS_URL:-withheld}}; \
+         else touch {0}; echo first >&2; exit 7; fi",
         flag.display()
     );
     let mut event = t.event("default", shell(&["sh", "-c", &script]), 10);
@@ -127,7 +128,11 @@ async fn a_failed_run_is_retried_with_backoff_and_then_succeeds() {
     let _ = std::fs::remove_file(&flag);
     assert_eq!(second.state, RunState::Succeeded, "{second:?}");
     assert_eq!(second.trigger, Trigger::Retry);
-    assert_eq!(second.stdout.as_deref(), Some("second\n"));
+    assert_eq!(
+        second.stdout,
+        Some(format!("second 2 {} withheld\n", event.run_id)),
+        "the job sees its attempt and run id, never the executor's Redis URL"
+    );
     assert!(t.delayed().await.is_empty());
     assert!(t.dead().await.is_empty());
 }
@@ -539,17 +544,13 @@ impl Fixture {
     }
 
     /// A `chime executor` on this prefix with `args` after the subcommand.
+    /// The Redis URL goes in through `REDIS_URL`, as it often does in
+    /// production, so a test can check that jobs never see it.
     fn executor(&self, args: &[&str]) -> Chime {
         let url = redis_url();
-        let mut all = vec![
-            "--redis-url",
-            url.as_str(),
-            "--prefix",
-            self.prefix.as_str(),
-            "executor",
-        ];
+        let mut all = vec!["--prefix", self.prefix.as_str(), "executor"];
         all.extend_from_slice(args);
-        Chime::spawn(&all)
+        Chime::spawn_with_env(&all, &[("REDIS_URL", url.as_str())])
     }
 
     fn event(&self, queue: &str, target: Target, timeout_s: u64) -> Event {
