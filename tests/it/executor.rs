@@ -59,7 +59,7 @@ async fn a_timeout_kills_the_whole_process_tree() {
     let _executor = t.executor(&["--kill-grace-ms", "500"]);
     let marker = marker();
     let script = format!("sleep {marker} & sleep {marker}; echo never");
-    let event = t.event("default", shell(&["sh", "-c", &script]), 1);
+    let event = t.event("default", shell(&["sh", "-c", &script]), 2);
     t.push(&event).await;
     let running = t.wait_state(event.run_id, RunState::Running).await;
     assert!(!running.state.is_terminal());
