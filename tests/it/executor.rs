@@ -17,7 +17,7 @@ use redis::aio::MultiplexedConnection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
-use crate::harness::{Chime, eventually, redis, redis_url, unique_prefix};
+use crate::harness::{Chime, chime_command, eventually, redis, redis_url, unique_prefix};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -524,6 +524,34 @@ async fn sigterm_lets_short_runs_finish_and_leaves_long_ones_unacknowledged() {
         .await
         .expect("reading the registry");
     assert_eq!(registered, 0, "a stopped executor leaves the registry");
+}
+
+#[test]
+fn bad_executor_flags_stop_it_before_it_starts() {
+    for (args, expected) in [
+        (
+            &["executor", "--concurrency", "0"][..],
+            "concurrency: 0 is out of range",
+        ),
+        (
+            &["executor", "--visibility-timeout", "5x"][..],
+            "unknown unit 'x'",
+        ),
+        (&["executor", "--queues", "a,a"][..], "'a' is named twice"),
+        (
+            &["executor", "--queues", "no spaces"][..],
+            "is not a queue name",
+        ),
+    ] {
+        let out = chime_command()
+            .args(["--redis-url", "redis://127.0.0.1:1"])
+            .args(args)
+            .output()
+            .expect("running chime");
+        assert!(!out.status.success(), "{args:?} started");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
 }
 
 /// A test's view of Redis under its own prefix.
