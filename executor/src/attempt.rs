@@ -109,6 +109,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, delivery: Delivery, _permit: Own
                     lease: Some(&lease),
                     ..Settlement::default()
                 };
+                run.begin_settling();
                 settle(&shared, &delivery, &settlement).await;
             }
             Some(StopReason::Lost) => {}
@@ -160,6 +161,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, delivery: Delivery, _permit: Own
         retry: next.as_ref().map(|(event, due)| (event, *due)),
         dead: dead_reason.as_deref().map(|reason| (raw, reason)),
     };
+    run.begin_settling();
     settle(&shared, &delivery, &settlement).await;
     tracing::debug!(state = %result.state, "run ended");
     shared.inflight.remove(&run);

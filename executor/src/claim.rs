@@ -21,6 +21,9 @@ use crate::service::Shared;
 const BLOCK: Duration = Duration::from_millis(500);
 /// The most entries one read or reclaim step takes.
 const BATCH_MAX: usize = 256;
+/// Between reads of part of the queues (concurrency below the number of
+/// queues) that found nothing.
+const PARTIAL_READ_PAUSE: Duration = Duration::from_millis(10);
 
 /// Reads new entries until `shutdown` fires.
 pub(crate) async fn read_new(
@@ -29,14 +32,19 @@ pub(crate) async fn read_new(
     runs: TaskTracker,
     shutdown: CancellationToken,
 ) {
+    let queues = &shared.config.queues;
+    // One permit per queue (when concurrency allows) before each read, so a
+    // read covers every queue and never blocks on an empty one while
+    // another has work.
+    let at_least = queues.len().min(shared.config.concurrency);
     let mut conn = None;
     let mut backoff = Backoff::new();
     let mut rotation = 0;
     loop {
-        let Some(mut held) = take_permits(&permits, &shutdown).await else {
+        let Some(mut held) = take_permits(&permits, at_least, &shutdown).await else {
             return;
         };
-        let (queues, count) = read_plan(&shared.config.queues, held.len(), rotation);
+        let plan = read_plan(queues, held.num_permits(), rotation);
         rotation = rotation.wrapping_add(1);
         let blocking = match conn.as_mut() {
             Some(blocking) => blocking,
@@ -55,20 +63,21 @@ pub(crate) async fn read_new(
         let read = chime_queue::consume::read_new(
             blocking,
             &shared.keys,
-            &queues,
+            &plan.queues,
             &shared.executor_id,
-            count,
-            BLOCK.as_millis() as usize,
+            plan.count,
+            plan.block.then_some(BLOCK.as_millis() as usize),
         )
         .await;
         match read {
             Ok(deliveries) => {
                 backoff.reset();
+                let idle = deliveries.is_empty();
                 for delivery in deliveries {
                     // The plan reads at most as many entries as permits held;
                     // should Redis hand over more, they wait for a permit
                     // rather than sit claimed and unrun.
-                    let permit = match held.pop() {
+                    let permit = match held.split(1) {
                         Some(permit) => permit,
                         None => match permits.clone().acquire_owned().await {
                             Ok(permit) => permit,
@@ -76,6 +85,14 @@ pub(crate) async fn read_new(
                         },
                     };
                     runs.spawn(attempt::handle(shared.clone(), delivery, permit));
+                }
+                drop(held);
+                if idle && !plan.block {
+                    // A partial read found nothing: try the next queues soon.
+                    tokio::select! {
+                        _ = tokio::time::sleep(PARTIAL_READ_PAUSE) => {}
+                        _ = shutdown.cancelled() => return,
+                    }
                 }
             }
             Err(err) => {
@@ -110,7 +127,7 @@ pub(crate) async fn reclaim_idle(
         for queue in &shared.config.queues {
             let mut start = "0-0".to_owned();
             loop {
-                let Some(mut held) = take_permits(&permits, &shutdown).await else {
+                let Some(mut held) = take_permits(&permits, 1, &shutdown).await else {
                     return;
                 };
                 let reclaimed = chime_queue::consume::reclaim(
@@ -120,7 +137,7 @@ pub(crate) async fn reclaim_idle(
                     &shared.executor_id,
                     shared.config.visibility_timeout_ms,
                     &start,
-                    held.len(),
+                    held.num_permits(),
                 )
                 .await;
                 let reclaimed = match reclaimed {
@@ -138,7 +155,7 @@ pub(crate) async fn reclaim_idle(
                         "reclaimed an idle entry"
                     );
                     // XAUTOCLAIM returns at most COUNT entries.
-                    let Some(permit) = held.pop() else { break };
+                    let Some(permit) = held.split(1) else { break };
                     runs.spawn(attempt::handle(shared.clone(), delivery, permit));
                 }
                 if reclaimed.next_start == "0-0" {
@@ -150,39 +167,59 @@ pub(crate) async fn reclaim_idle(
     }
 }
 
-/// Which queues one read covers and its COUNT, which Redis applies to each
-/// stream: with at least one permit per queue, every queue gets an equal
-/// share; with fewer, only as many queues as permits are read, one entry
-/// each, starting at a queue that `rotation` moves on every read.
-fn read_plan(queues: &[String], permits: usize, rotation: usize) -> (Vec<String>, usize) {
-    if permits >= queues.len() {
-        return (queues.to_vec(), permits / queues.len());
-    }
-    let start = rotation % queues.len();
-    let chosen = queues
-        .iter()
-        .cycle()
-        .skip(start)
-        .take(permits)
-        .cloned()
-        .collect();
-    (chosen, 1)
+/// What one read covers.
+#[derive(Debug, PartialEq, Eq)]
+struct ReadPlan {
+    queues: Vec<String>,
+    /// COUNT, which Redis applies to each stream.
+    count: usize,
+    /// Whether to BLOCK: only a read that covers every queue may wait.
+    block: bool,
 }
 
-/// Waits for one free permit, then takes every other free one (up to
-/// [`BATCH_MAX`]). `None` when `shutdown` fires first.
+/// With at least one permit per queue, every queue gets an equal share and
+/// the read may block. With fewer (concurrency below the number of
+/// queues), only as many queues as permits are read, one entry each,
+/// starting at a queue that `rotation` moves on every read, without
+/// blocking.
+fn read_plan(queues: &[String], permits: usize, rotation: usize) -> ReadPlan {
+    if permits >= queues.len() {
+        return ReadPlan {
+            queues: queues.to_vec(),
+            count: permits / queues.len(),
+            block: true,
+        };
+    }
+    let start = rotation % queues.len();
+    ReadPlan {
+        queues: queues
+            .iter()
+            .cycle()
+            .skip(start)
+            .take(permits)
+            .cloned()
+            .collect(),
+        count: 1,
+        block: false,
+    }
+}
+
+/// Waits for `at_least` free permits, then takes every other free one (up
+/// to [`BATCH_MAX`]) into one permit to split per entry. `None` when
+/// `shutdown` fires first.
 async fn take_permits(
     permits: &Arc<Semaphore>,
+    at_least: usize,
     shutdown: &CancellationToken,
-) -> Option<Vec<OwnedSemaphorePermit>> {
-    let first = tokio::select! {
-        permit = permits.clone().acquire_owned() => permit.ok()?,
+) -> Option<OwnedSemaphorePermit> {
+    let at_least = u32::try_from(at_least.max(1)).unwrap_or(u32::MAX);
+    let mut held = tokio::select! {
+        permit = permits.clone().acquire_many_owned(at_least) => permit.ok()?,
         _ = shutdown.cancelled() => return None,
     };
-    let mut held = vec![first];
-    while held.len() < BATCH_MAX {
+    while held.num_permits() < BATCH_MAX {
         match permits.clone().try_acquire_owned() {
-            Ok(permit) => held.push(permit),
+            Ok(permit) => held.merge(permit),
             Err(_) => break,
         }
     }
@@ -191,7 +228,7 @@ async fn take_permits(
 
 #[cfg(test)]
 mod tests {
-    use super::read_plan;
+    use super::{ReadPlan, read_plan};
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -202,18 +239,27 @@ mod tests {
         let queues = names(&["a", "b", "c"]);
         for permits in 1..20 {
             for rotation in 0..5 {
-                let (chosen, count) = read_plan(&queues, permits, rotation);
-                assert!(!chosen.is_empty());
+                let plan = read_plan(&queues, permits, rotation);
+                assert!(!plan.queues.is_empty());
                 assert!(
-                    chosen.len() * count <= permits,
-                    "{permits} permits: {chosen:?} x {count}"
+                    plan.queues.len() * plan.count <= permits,
+                    "{permits}: {plan:?}"
                 );
+                assert_eq!(plan.block, plan.queues.len() == queues.len());
             }
         }
-        assert_eq!(read_plan(&queues, 7, 0), (queues.clone(), 2));
-        assert_eq!(read_plan(&queues, 2, 0), (names(&["a", "b"]), 1));
-        assert_eq!(read_plan(&queues, 2, 1), (names(&["b", "c"]), 1));
-        assert_eq!(read_plan(&queues, 1, 2), (names(&["c"]), 1));
-        assert_eq!(read_plan(&names(&["only"]), 16, 3), (names(&["only"]), 16));
+        let plan = |queues: &[&str], count, block| ReadPlan {
+            queues: names(queues),
+            count,
+            block,
+        };
+        assert_eq!(read_plan(&queues, 7, 0), plan(&["a", "b", "c"], 2, true));
+        assert_eq!(read_plan(&queues, 2, 0), plan(&["a", "b"], 1, false));
+        assert_eq!(read_plan(&queues, 2, 1), plan(&["b", "c"], 1, false));
+        assert_eq!(read_plan(&queues, 1, 2), plan(&["c"], 1, false));
+        assert_eq!(
+            read_plan(&names(&["only"]), 16, 3),
+            plan(&["only"], 16, true)
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! abandon token (its parent) fires it with no reason.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chime_queue::report::Lease;
@@ -33,6 +34,9 @@ pub(crate) struct RunHandle {
     /// Fires to stop the run; a child of the executor's abandon token.
     pub(crate) stop: CancellationToken,
     reason: Mutex<Option<StopReason>>,
+    /// Set just before the entry is settled: from then on the entry may
+    /// leave the pending list at any moment, which is not a lost claim.
+    settling: AtomicBool,
 }
 
 impl RunHandle {
@@ -42,6 +46,11 @@ impl RunHandle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Marks the run as being settled (see `settling`).
+    pub(crate) fn begin_settling(&self) {
+        self.settling.store(true, Ordering::SeqCst);
     }
 
     fn stop_because(&self, reason: StopReason) {
@@ -76,6 +85,7 @@ impl InFlight {
             run_id,
             stop: abandon.child_token(),
             reason: Mutex::new(None),
+            settling: AtomicBool::new(false),
         });
         self.lock()
             .insert((queue.to_owned(), entry_id.to_owned()), handle.clone());
@@ -148,10 +158,11 @@ pub(crate) async fn keep_fresh(shared: Arc<Shared>, token: CancellationToken) {
             .await
             {
                 Ok(lost) => {
-                    for run in runs
-                        .iter()
-                        .filter(|r| r.queue == queue && lost.contains(&r.entry_id))
-                    {
+                    for run in runs.iter().filter(|r| {
+                        r.queue == queue
+                            && lost.contains(&r.entry_id)
+                            && !r.settling.load(Ordering::SeqCst)
+                    }) {
                         tracing::warn!(
                             queue,
                             entry_id = %run.entry_id,

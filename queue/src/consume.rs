@@ -56,7 +56,8 @@ where
 }
 
 /// Reads new entries from `queues`, up to `count` from each (Redis applies
-/// COUNT per stream), waiting up to `block_ms` for one. Use a dedicated connection (see
+/// COUNT per stream), waiting up to `block_ms` for one (`None`: return at
+/// once). Use a dedicated connection (see
 /// [`crate::connection::blocking`]). A stream or group deleted under the
 /// executor's feet is recreated and the read comes back empty.
 pub async fn read_new<C>(
@@ -65,17 +66,19 @@ pub async fn read_new<C>(
     queues: &[String],
     consumer: &str,
     count: usize,
-    block_ms: usize,
+    block_ms: Option<usize>,
 ) -> Result<Vec<Delivery>, QueueError>
 where
     C: redis::aio::ConnectionLike + Send + Sync,
 {
     let stream_keys: Vec<String> = queues.iter().map(|q| keys.queue(q)).collect();
     let ids = vec![">"; queues.len()];
-    let options = StreamReadOptions::default()
+    let mut options = StreamReadOptions::default()
         .group(EXECUTOR_GROUP, consumer)
-        .count(count)
-        .block(block_ms);
+        .count(count);
+    if let Some(block_ms) = block_ms {
+        options = options.block(block_ms);
+    }
     let reply = match conn.xread_options(&stream_keys, &ids, &options).await {
         Ok(reply) => reply,
         Err(err) if err.code() == Some("NOGROUP") => {

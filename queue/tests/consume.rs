@@ -103,7 +103,7 @@ async fn groups_are_created_once_and_read_from_the_start() {
     ensure_group(&mut conn, &keys, "default")
         .await
         .expect("BUSYGROUP is success");
-    let got = read_new(&mut conn, &keys, &queues, "a", 10, 100)
+    let got = read_new(&mut conn, &keys, &queues, "a", 10, Some(100))
         .await
         .expect("read");
     assert_eq!(
@@ -116,7 +116,7 @@ async fn groups_are_created_once_and_read_from_the_start() {
     let decoded: Event =
         serde_json::from_str(got[0].payload.as_deref().expect("payload")).expect("decode");
     assert_eq!(decoded, early);
-    let none = read_new(&mut conn, &keys, &queues, "a", 10, 50)
+    let none = read_new(&mut conn, &keys, &queues, "a", 10, Some(50))
         .await
         .expect("read");
     assert!(none.is_empty());
@@ -131,7 +131,7 @@ async fn a_reclaimed_entry_belongs_to_its_new_owner_only() {
         .expect("create");
     let ev = event();
     push(&mut conn, &keys, &ev).await;
-    let got = read_new(&mut conn, &keys, &queues, "a", 10, 100)
+    let got = read_new(&mut conn, &keys, &queues, "a", 10, Some(100))
         .await
         .expect("read");
     let entry_id = got[0].entry_id.clone();
@@ -247,7 +247,7 @@ async fn a_settlement_can_schedule_a_retry_and_dead_letter() {
         .expect("create");
     let ev = event();
     push(&mut conn, &keys, &ev).await;
-    let got = read_new(&mut conn, &keys, &queues, "a", 10, 100)
+    let got = read_new(&mut conn, &keys, &queues, "a", 10, Some(100))
         .await
         .expect("read");
     let mut next = ev.clone();
