@@ -17,9 +17,9 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A Redis client for `url`; connecting happens later. Its TCP connections
-/// set `TCP_NODELAY` (redis-rs leaves Nagle's algorithm on): many small
-/// commands pipelined on one connection otherwise wait on delayed ACKs, which
-/// caps an executor at a few thousand runs a second with its CPU idle.
+/// set `TCP_NODELAY`, as most Redis clients do (redis-rs leaves Nagle's
+/// algorithm on): small commands sent one after another on a connection
+/// should not wait for the ACK of the previous ones.
 pub fn client(url: &str) -> Result<Client, QueueError> {
     let info = url
         .into_connection_info()
