@@ -1,1 +1,3 @@
-//! Chime's REST API, dashboard and recorder. Not built yet: see ARCHITECTURE.md.
+//! Chime's REST API, dashboard and recorder.
+
+pub mod recorder;

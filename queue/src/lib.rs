@@ -6,5 +6,6 @@
 pub mod changes;
 pub mod connection;
 mod error;
+pub mod results_reader;
 
 pub use error::QueueError;
