@@ -1,6 +1,8 @@
 //! The runs repository against a real Postgres: idempotent recording,
 //! out-of-order results, attempts, filters, pagination and pruning.
 
+#![allow(clippy::unwrap_used)]
+
 use chime_core::wire::{RunResult, WIRE_VERSION};
 use chime_core::{RunState, Trigger};
 use chime_store::runs::{self, RunCursor, RunFilter};
