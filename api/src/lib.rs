@@ -1,3 +1,4 @@
 //! Chime's REST API, dashboard and recorder.
 
+pub mod dashboard;
 pub mod recorder;
