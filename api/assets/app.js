@@ -71,6 +71,31 @@
     year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
   });
   const fmtClock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+  const fmtFire = new Intl.DateTimeFormat(undefined, {
+    weekday: 'short', year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
+  });
+  const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const zoneFormats = new Map();
+  // The wall-clock time of `d` in the IANA zone `tz`, or null when the zone
+  // is the viewer's own or unknown to the browser.
+  function inZone(d, tz) {
+    if (!tz || tz === viewerZone) return null;
+    try {
+      if (!zoneFormats.has(tz)) zoneFormats.set(tz, new Intl.DateTimeFormat(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit', timeZone: tz }));
+      return zoneFormats.get(tz).format(d) + ' in ' + tz;
+    } catch (_) {
+      return null;
+    }
+  }
+  // A fire time: the viewer's time, plus the job's own wall clock when different.
+  function fireEl(v, tz) {
+    const d = toDate(v);
+    if (!d) return h('span', { class: 'muted' }, dash);
+    const there = inZone(d, tz);
+    return h('span', null,
+      h('time', { datetime: d.toISOString(), title: utcTitle(d) }, fmtFire.format(d)),
+      there ? h('span', { class: 'muted small' }, ' · ' + there) : null);
+  }
   const fmtClockSec = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
   function toDate(v) {
@@ -88,17 +113,18 @@
     const neg = ms < 0;
     let a = Math.abs(ms);
     let out;
+    const two = (big, bigUnit, small, smallUnit) => big + ' ' + bigUnit + (small ? ' ' + small + ' ' + smallUnit : '');
     if (a < 1000) out = Math.round(a) + ' ms';
-    else if (a < 60000) out = (a / 1000).toFixed(a < 10000 ? 2 : 1) + ' s';
-    else if (a < 3600000) out = Math.floor(a / 60000) + ' min ' + Math.round((a % 60000) / 1000) + ' s';
-    else if (a < 86400000) out = Math.floor(a / 3600000) + ' h ' + Math.round((a % 3600000) / 60000) + ' min';
-    else out = Math.floor(a / 86400000) + ' d ' + Math.round((a % 86400000) / 3600000) + ' h';
+    else if (a < 60000) out = String(Number((a / 1000).toFixed(a < 10000 ? 2 : 1))) + ' s';
+    else if (a < 3600000) out = two(Math.floor(a / 60000), 'min', Math.floor((a % 60000) / 1000), 's');
+    else if (a < 86400000) out = two(Math.floor(a / 3600000), 'h', Math.floor((a % 3600000) / 60000), 'min');
+    else out = two(Math.floor(a / 86400000), 'd', Math.floor((a % 86400000) / 3600000), 'h');
     return neg ? '−' + out : out;
   }
 
   function fmtAge(ms) {
     const a = Math.abs(ms);
-    if (a < 1000) return 'now';
+    if (a < 1000) return '0 s';
     if (a < 60000) return Math.round(a / 1000) + ' s';
     if (a < 3600000) return Math.round(a / 60000) + ' min';
     if (a < 86400000) return (a / 3600000).toFixed(a < 36000000 ? 1 : 0) + ' h';
@@ -107,8 +133,8 @@
 
   function fmtRel(d) {
     const diff = d.getTime() - Date.now();
+    if (Math.abs(diff) < 1000) return 'just now';
     const age = fmtAge(diff);
-    if (age === 'now') return 'just now';
     return diff > 0 ? 'in ' + age : age + ' ago';
   }
 
@@ -594,9 +620,24 @@
     return 10 * p;
   }
 
+  // Integer axis ticks for counts: a step of 1, 2, 5, 10, 20, 25, 50...
+  // giving at most 5 steps, and the top the first step at or above max.
+  function countTicks(max) {
+    const steps = [1, 2, 5, 10, 20, 25, 50];
+    let step = 1;
+    for (let mul = 1; ; mul *= 100) {
+      const found = steps.map((x) => x * mul).find((x) => Math.ceil(max / x) <= 5);
+      if (found) { step = found; break; }
+    }
+    const top = Math.max(step, Math.ceil(max / step) * step);
+    const ticks = [];
+    for (let v = 0; v <= top; v += step) ticks.push(v);
+    return { top, ticks };
+  }
+
   // Runs per minute over the last hour, succeeded and failed stacked.
   function runsPerMinuteChart(runs, now) {
-    const W = 640, H = 190, L = 34, R = 8, T = 10, B = 24;
+    const W = 640, H = 200, L = 30, R = 8, T = 10, B = 24;
     const start = now - 60 * 60000;
     const ok = new Array(60).fill(0), bad = new Array(60).fill(0);
     for (const r of runs) {
@@ -607,16 +648,15 @@
       if (i < 0 || i >= 60) continue;
       if (r.state === 'succeeded') ok[i]++; else bad[i]++;
     }
-    const max = niceMax(Math.max(1, ...ok.map((x, i) => x + bad[i])));
+    const { top: max, ticks } = countTicks(Math.max(1, ...ok.map((x, i) => x + bad[i])));
     const pw = W - L - R, ph = H - T - B, bw = pw / 60;
     const y = (v) => T + ph - (v / max) * ph;
     const totalOk = ok.reduce((a, b) => a + b, 0), totalBad = bad.reduce((a, b) => a + b, 0);
     const svg = s('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', id: 'runs-chart', 'data-testid': 'runs-chart',
       'aria-label': `Runs per minute over the last hour: ${totalOk} succeeded, ${totalBad} failed` });
-    for (let k = 0; k <= 4; k++) {
-      const v = (max / 4) * k;
+    for (const v of ticks) {
       svg.appendChild(s('line', { class: 'grid-line', x1: L, x2: W - R, y1: y(v), y2: y(v) }));
-      svg.appendChild(s('text', { x: L - 5, y: y(v) + 3, 'text-anchor': 'end' }, Number.isInteger(v) ? v : v.toFixed(1)));
+      svg.appendChild(s('text', { x: L - 5, y: y(v) + 3, 'text-anchor': 'end' }, v));
     }
     for (let i = 0; i < 60; i++) {
       const x = L + i * bw + 0.5;
@@ -634,17 +674,13 @@
 
   // Durations (bars, left axis) and lateness (line, right axis) of recent runs.
   function durationChart(runs) {
-    const W = 640, H = 200, L = 48, R = 48, T = 12, B = 22;
+    const W = 1000, H = 220, L = 56, R = 56, T = 12, B = 22;
     const pts = runs
       .map((r) => ({ r, dur: between(r.started_at, r.finished_at), late: between(r.scheduled_at, r.started_at), at: toDate(r.scheduled_at) }))
       .filter((p) => p.at && (p.dur !== null || p.late !== null))
       .sort((a, b) => a.at - b.at);
+    if (!pts.length) return h('p', { class: 'muted', id: 'job-chart', 'data-testid': 'job-chart' }, 'No finished runs yet.');
     const svg = s('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', id: 'job-chart', 'data-testid': 'job-chart' });
-    if (!pts.length) {
-      svg.setAttribute('aria-label', 'No finished runs yet');
-      svg.appendChild(s('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle' }, 'No finished runs yet'));
-      return svg;
-    }
     const maxD = niceMax(Math.max(1, ...pts.map((p) => p.dur || 0)));
     const maxL = niceMax(Math.max(1, ...pts.map((p) => Math.max(0, p.late || 0))));
     const pw = W - L - R, ph = H - T - B, bw = pw / pts.length;
@@ -986,7 +1022,7 @@
     const actions = h('div', { class: 'actions', id: 'job-actions' });
     const panel = h('div');
     const definition = h('div', { id: 'job-definition', 'data-testid': 'job-definition' });
-    const nextFires = h('ol', { class: 'preview-list', id: 'job-next-fires' });
+    const nextFires = h('ol', { class: 'preview-list one-col', id: 'job-next-fires' });
     const chartBox = h('div', { id: 'job-chart-box' }, h('p', { class: 'muted' }, 'Loading…'));
     const editCard = h('section', { class: 'card', id: 'edit-card', hidden: true, 'aria-labelledby': 'h-edit' });
     const runBody = h('tbody');
@@ -1004,14 +1040,13 @@
       panel,
       h('div', { class: 'grid grid-main', id: 'job-grid' },
         h('section', { class: 'card', 'aria-labelledby': 'h-def' }, h('h2', { id: 'h-def' }, 'Definition'), definition),
-        h('div', { class: 'stack' },
-          h('section', { class: 'card', 'aria-labelledby': 'h-next' }, h('h2', { id: 'h-next' }, 'Next fires'), nextFires),
-          h('section', { class: 'card', 'aria-labelledby': 'h-chart' }, h('h2', { id: 'h-chart' }, 'Durations and lateness'), chartBox,
-            legend([['k-dur', 'duration (left axis)'], ['k-late', 'lateness, started − scheduled (right axis)']])))),
+        h('section', { class: 'card', 'aria-labelledby': 'h-next' }, h('h2', { id: 'h-next' }, 'Next fires'), nextFires)),
       editCard,
+      h('section', { class: 'card', 'aria-labelledby': 'h-chart', id: 'chart-card' }, h('h2', { id: 'h-chart' }, 'Durations and lateness, recent runs'), chartBox,
+        legend([['k-dur', 'duration (left axis; red: failed)'], ['k-late', 'lateness, started − scheduled (right axis)']])),
       h('section', { class: 'card', 'aria-labelledby': 'h-runs', id: 'run-history' },
         h('h2', { id: 'h-runs' }, 'Run history'),
-        h('div', { class: 'filters' },
+        h('div', { class: 'filters filters-4' },
           h('div', { class: 'field' }, h('label', { for: 'runs-state' }, 'State'), stateSel),
           h('div', { class: 'field' }, h('label', { for: 'runs-trigger' }, 'Trigger'), trigSel),
           h('div', { class: 'field' }, h('label', { for: 'runs-since' }, 'Scheduled from'), since),
@@ -1022,7 +1057,7 @@
           runBody)),
         pager.el),
       deleteDialog);
-    for (const el of main.querySelectorAll('#job-grid, #edit-card, #run-history')) el.classList.add('mt');
+    for (const el of main.querySelectorAll('#job-grid, #edit-card, #chart-card, #run-history')) el.classList.add('mt');
 
     function renderHead() {
       const status = job.paused
@@ -1079,7 +1114,7 @@
         h('details', null, h('summary', null, 'As JSON'), h('pre', { class: 'output json', id: 'job-json' }, JSON.stringify(job, null, 2))));
       const fires = Array.isArray(job.next_fires) ? job.next_fires.map(fireAt).filter(Boolean) : [];
       nextFires.replaceChildren(...(job.paused ? [h('li', { class: 'muted' }, 'paused: no fires until resumed')]
-        : fires.length ? fires.map((f) => h('li', null, timeEl(f), ' ', h('span', { class: 'muted small' }, '(' + fmtRel(toDate(f)) + ')')))
+        : fires.length ? fires.map((f) => h('li', null, fireEl(f, job.timezone), h('div', { class: 'muted small' }, fmtRel(toDate(f)))))
           : [h('li', { class: 'muted' }, 'none')]));
     }
 
@@ -1242,7 +1277,7 @@
           err.hidden = true; err.textContent = '';
           schedule.removeAttribute('aria-invalid'); tz.removeAttribute('aria-invalid'); showFieldError('edit-timezone-error', '');
           const fires = (Array.isArray(data) ? data : data.fires || data.items || []).map(fireAt).filter(Boolean);
-          preview.replaceChildren(...(fires.length ? fires.map((f) => h('li', null, timeEl(f))) : [h('li', { class: 'muted' }, 'never fires')]));
+          preview.replaceChildren(...(fires.length ? fires.map((f) => h('li', null, fireEl(f, tz.value.trim()))) : [h('li', { class: 'muted' }, 'never fires')]));
         } catch (e) {
           if (my !== seq) return;
           preview.replaceChildren();
@@ -1398,7 +1433,7 @@
         null,
         [h('a', { href: '#/jobs' }, 'Jobs'), ' / ', jobLink(r.job_id), ' / run']));
       if (stateChanged) {
-        actions.replaceChildren(terminal ? null : actionButton('cancel-btn', 'Cancel run', (e) => cancel(e.currentTarget), 'btn btn-danger'));
+        actions.replaceChildren(...(terminal ? [] : [actionButton('cancel-btn', 'Cancel run', (e) => cancel(e.currentTarget), 'btn btn-danger')]));
         applyReadOnly();
       }
       const steps = [['Scheduled', r.scheduled_at], ['Emitted', r.emitted_at], ['Started', r.started_at], ['Finished', r.finished_at]];
@@ -1571,6 +1606,7 @@
       const token = $('#token-input').value.trim();
       if (!token) return;
       sessionStorage.setItem(TOKEN_KEY, token);
+      $('#toast').replaceChildren();
       setReadOnly(false);
       hideSignIn();
       updateSignOut();

@@ -306,6 +306,14 @@ async fn dashboard_end_to_end() {
     assert_eq!(error_hidden, json!(true));
     browser.screenshot(&shots.join("edit-valid.png")).await;
 
+    // A job with a history: its runs table and duration chart fill in.
+    browser.goto(&format!("{base}/#/jobs/flaky-webhook")).await;
+    browser.wait_for_text("#run-table", "failed", WAIT).await;
+    browser.wait_for("svg#job-chart", WAIT).await;
+    browser
+        .screenshot_full(&shots.join("job-history.png"))
+        .await;
+
     // Overview and executors render what the API reports.
     browser.goto(&format!("{base}/#/")).await;
     browser
