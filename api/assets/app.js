@@ -816,7 +816,13 @@
       ]);
       if (cluster.status === 'fulfilled') renderCluster(cluster.value.data);
       else leader.querySelector('.value').textContent = 'unavailable';
-      if (executors.status === 'fulfilled') $('#executors-up', main).textContent = items(executors.value.data).length;
+      if (executors.status === 'fulfilled') {
+        const list = items(executors.value.data);
+        const stale = list.filter((x) => { const d = toDate(x.last_heartbeat); return d && Date.now() - d.getTime() > 15000; }).length;
+        $('#executors-up', main).textContent = list.length;
+        execs.querySelectorAll('.detail').forEach((x) => x.remove());
+        execs.append(h('div', { class: 'detail' + (stale ? ' stale' : '') }, stale ? `${stale} with a heartbeat older than 15 s` : 'all heartbeats fresh'));
+      }
       if (fails.status === 'fulfilled') renderFailures(items(fails.value.data));
       if (hour.status === 'fulfilled' && hour.value) { hourRuns = hour.value.items; hourTruncated = hour.value.truncated; hourAt = now; }
       renderHour();
@@ -963,13 +969,13 @@
         const tr = h('tr', { 'data-job-id': j.id, 'data-testid': 'job-row' },
           h('td', null, h('a', { class: 'jobname', href: '#/jobs/' + enc(j.id), 'data-testid': 'job-link' }, j.name || shortId(j.id)),
             labels.length ? h('div', { class: 'labels' }, labels.slice(0, 3).map(([k, v]) => h('span', { class: 'chip' }, `${k}:${v}`)), labels.length > 3 ? h('span', { class: 'chip' }, `+${labels.length - 3}`) : null) : null),
-          h('td', null, scheduleCell(j)),
+          h('td', { 'data-label': 'Schedule' }, scheduleCell(j)),
           h('td', { class: 'opt-md nowrap' }, j.timezone || 'UTC'),
-          h('td', { class: 'nowrap' }, j.paused ? h('span', { class: 'muted' }, 'paused') : nf ? [timeEl(nf, { relative: true }), h('div', { class: 'muted small' }, timeEl(nf))] : h('span', { class: 'muted' }, dash)),
-          h('td', null, lr.id ? h('a', { href: '#/runs/' + enc(lr.id) }, badge(lr.state)) : badge(lr.state), lr.at ? h('div', { class: 'muted small' }, timeEl(lr.at, { relative: true })) : null),
+          h('td', { class: 'nowrap', 'data-label': 'Next fire' }, j.paused ? h('span', { class: 'muted' }, 'paused') : nf ? [timeEl(nf, { relative: true }), h('div', { class: 'muted small' }, timeEl(nf))] : h('span', { class: 'muted' }, dash)),
+          h('td', { 'data-label': 'Last run' }, lr.id ? h('a', { href: '#/runs/' + enc(lr.id) }, badge(lr.state)) : badge(lr.state), lr.at ? h('div', { class: 'muted small' }, timeEl(lr.at, { relative: true })) : null),
           h('td', { class: 'strip-cell opt-sm' }, stripEl(String(j.id))),
           h('td', { class: 'opt-md' }, h('code', null, j.queue || 'default')),
-          h('td', null, j.paused ? h('span', { class: 'badge paused', title: j.paused_reason || '' }, 'paused') : h('span', { class: 'muted small' }, 'active')));
+          h('td', { 'data-label': 'Status' }, j.paused ? h('span', { class: 'badge paused', title: j.paused_reason || '' }, 'paused') : h('span', { class: 'muted small' }, 'active')));
         if (observer) observer.observe(tr); else loadStrip(String(j.id));
         return tr;
       });
