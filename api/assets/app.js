@@ -810,7 +810,7 @@
       const wantHour = now - hourAt > 10000;
       const [cluster, executors, fails, hour] = await Promise.allSettled([
         api('/cluster'),
-        api('/executors' + qs({ limit: 500 })),
+        api('/executors'),
         api('/runs' + qs({ state: ['failed', 'timed_out', 'dead'], limit: 8 })),
         wantHour ? fetchPages('/runs', { since: new Date(now - 3600000).toISOString(), limit: 500 }, 4) : Promise.resolve(null),
       ]);
@@ -1519,7 +1519,7 @@
         h('thead', null, h('tr', null, h('th', null, 'Executor'), h('th', null, 'Host'), h('th', null, 'Queues'), h('th', { class: 'num' }, 'Running'), h('th', { class: 'num' }, 'Heartbeat'), h('th', { class: 'opt-sm' }, 'Version'))),
         tbody))));
     async function refresh() {
-      const { data } = await api('/executors' + qs({ limit: 500 }));
+      const { data } = await api('/executors');
       const list = items(data).slice().sort((a, b) => String(a.host || a.id).localeCompare(String(b.host || b.id)));
       count.textContent = `${list.length} executor${list.length === 1 ? '' : 's'} up`;
       if (!list.length) { tbody.replaceChildren(emptyRow(6, 'No live executors. Start one with `chime executor --queues default`.')); return; }

@@ -314,6 +314,41 @@ async fn dashboard_end_to_end() {
         .screenshot_full(&shots.join("job-history.png"))
         .await;
 
+    // Backfill, dry run: the ticks of the range are listed, nothing queued.
+    browser.click_css("#backfill-btn").await;
+    browser.wait_for("#backfill-from", WAIT).await;
+    browser.click_css("#backfill-submit").await;
+    let listed = browser
+        .wait_for_text("#backfill-result", "ticks in that range (dry run", WAIT)
+        .await;
+    // The form's default range is the last 24 hours: 720 ticks of `*/2 * * * *`.
+    assert!(listed.starts_with("720 ticks"), "{listed}");
+    let (_, backfilled) = api(
+        Method::GET,
+        &format!("{base}/api/v1/runs?job=flaky-webhook&trigger=backfill"),
+        READ_TOKEN,
+        None,
+    )
+    .await;
+    assert_eq!(backfilled["items"], json!([]), "a dry run queues nothing");
+
+    // Delete, after a confirmation.
+    browser.goto(&format!("{base}/#/jobs/cache-warmup")).await;
+    browser.click_css("#delete-btn").await;
+    browser.click_css("#delete-confirm").await;
+    eventually(WAIT, "the jobs list after a delete", || async {
+        browser
+            .current_url()
+            .await
+            .ends_with("#/jobs")
+            .then_some(())
+    })
+    .await;
+    let table = browser
+        .wait_for_text("#job-table", "nightly-report", WAIT)
+        .await;
+    assert!(!table.contains("cache-warmup"), "{table}");
+
     // Overview and executors render what the API reports.
     browser.goto(&format!("{base}/#/")).await;
     browser
