@@ -445,6 +445,9 @@
 
   let signInShown = false;
   function showSignIn(reason) {
+    // A late reply from before the sign-in showed must not wipe what the
+    // user is typing.
+    if (signInShown && !$('#signin').hidden && $('#token-input').value) return;
     signInShown = true;
     stopPolling();
     $('#signin-reason').textContent = reason;
