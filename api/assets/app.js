@@ -1455,7 +1455,7 @@
         if (at) prev = at;
         return li;
       }));
-      liveNote.textContent = terminal ? 'Finished: this page no longer polls.' : 'Live: refreshing every 2 s while the run is in progress.';
+      liveNote.textContent = terminal ? 'Finished; checked again every 15 s.' : 'Live: refreshing every 2 s while the run is in progress.';
       const kv = [];
       const row = (k, v, id) => kv.push(h('dt', null, k), h('dd', { id: id || null }, v ?? dash));
       row('Job', jobLink(r.job_id));
