@@ -8,5 +8,6 @@
 mod harness;
 
 mod cli;
+mod dashboard;
 mod recorder;
 mod tidy;
