@@ -7,7 +7,7 @@ mod error;
 pub mod jobs;
 
 pub use error::StoreError;
-pub use jobs::StoredJob;
+pub use jobs::{LatestRun, ListFilter, ListedJob, StoredJob, Upserted};
 
 use std::time::Duration;
 
