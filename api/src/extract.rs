@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_TYPE, IF_MATCH};
 use axum::http::request::Parts;
 use chime_core::job::{EventTarget, HttpTarget, ShellTarget};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::error::Category;
 use uuid::Uuid;
 
@@ -90,8 +90,24 @@ fn is_length_limit(rejection: &BytesRejection) -> bool {
     rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE
 }
 
-/// Parses `bytes` as one JSON document into `T`, naming the field at fault.
+/// Parses `bytes` as one JSON object into `T`, naming the field at fault.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Syntax first, so a document with trailing garbage is called malformed
+    // rather than blamed on its first field.
+    if let Err(err) = serde_json::from_slice::<IgnoredAny>(bytes) {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            format!("malformed JSON: {err}"),
+        ));
+    }
+    // Every body this API takes is an object; serde would also accept a
+    // struct written as an array of its fields, which nobody means.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request(
+            "invalid_type",
+            "the body must be a JSON object",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
@@ -134,7 +150,13 @@ fn json_error(bytes: &[u8], path: &str, err: serde_json::Error) -> ApiError {
         }
     };
     let (code, field) = if let Some(name) = backticked(&message, "unknown field `") {
-        ("unknown_field", Some(join(name)))
+        // serde_path_to_error already counts the unknown key in the path.
+        let field = if path == name || path.ends_with(&format!(".{name}")) {
+            path.clone()
+        } else {
+            join(name)
+        };
+        ("unknown_field", Some(field))
     } else if let Some(name) = backticked(&message, "missing field `") {
         ("missing_field", Some(join(name)))
     } else if message.starts_with("invalid type") {

@@ -23,6 +23,9 @@ use crate::notify::Notifier;
 use crate::routes;
 use crate::state::AppState;
 
+#[cfg(test)]
+mod tests;
+
 /// How often histogram samples are folded into the metrics summaries, so
 /// memory stays flat between scrapes.
 const METRICS_UPKEEP: Duration = Duration::from_secs(5);

@@ -4,4 +4,6 @@
 
 mod harness;
 
+mod api;
+mod bad_input;
 mod cli;

@@ -39,6 +39,9 @@ impl TcpProxy {
                     }
                     let target = target.clone();
                     let mut cut_rx = cut_rx.clone();
+                    // Only cuts after this connection opened concern it; a
+                    // clone still counts earlier ones as unseen.
+                    cut_rx.borrow_and_update();
                     tokio::spawn(async move {
                         let Ok(mut outbound) = TcpStream::connect(&target).await else {
                             return;
