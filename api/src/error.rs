@@ -61,12 +61,6 @@ impl ApiError {
         self
     }
 
-    /// The same error with another status.
-    pub(crate) fn with_status(mut self, status: StatusCode) -> Self {
-        self.status = status;
-        self
-    }
-
     /// A 400 about one field: `code` says what kind of fault.
     pub(crate) fn invalid(
         code: &'static str,

@@ -38,15 +38,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let has_content_type = req.headers().contains_key(CONTENT_TYPE);
         let headers = req.headers().clone();
         let bytes = read_body(req, state).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if bytes.is_empty() {
             return Ok(OptionalJson(None));
         }
-        if has_content_type || !bytes.is_empty() {
-            check_content_type(&headers)?;
-        }
+        check_content_type(&headers)?;
         parse_json(&bytes).map(|value| OptionalJson(Some(value)))
     }
 }
@@ -252,13 +249,11 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
             .and_then(|t| t.parse::<i64>().ok())
             .map(|version| IfMatch(Some(version)))
             .ok_or_else(|| {
-                // No ETag of ours looks like this, so the precondition fails.
                 ApiError::invalid(
-                    "precondition_failed",
+                    "invalid_value",
                     "If-Match",
-                    "If-Match must be one ETag of this API, such as \"3\"",
+                    "If-Match must be one ETag of this API, such as \"3\", or *",
                 )
-                .with_status(axum::http::StatusCode::PRECONDITION_FAILED)
             })
     }
 }

@@ -201,6 +201,7 @@ pub(crate) struct JobList {
 pub(crate) struct PauseRequest {
     /// Why, for people (at most 1024 characters).
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub(crate) reason: Option<String>,
 }
 
@@ -215,6 +216,7 @@ pub(crate) struct PreviewRequest {
     pub(crate) timezone: String,
     /// How many fires, 1-100; 10 when absent.
     #[serde(default = "ten")]
+    #[schema(minimum = 1, maximum = 100)]
     pub(crate) count: u32,
     /// Start after this RFC 3339 instant instead of now; also the `@every` anchor.
     #[serde(default)]

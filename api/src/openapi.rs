@@ -57,9 +57,72 @@ impl Modify for BearerAuth {
 
 /// The document as JSON text.
 pub(crate) fn document() -> String {
-    // Serializing a document of plain structs and maps cannot fail; an
-    // empty object keeps the route answering if it ever did.
-    ApiDoc::openapi()
-        .to_json()
-        .unwrap_or_else(|_| "{}".to_owned())
+    let mut document = match serde_json::to_value(ApiDoc::openapi()) {
+        Ok(document) => document,
+        // Serializing plain structs and maps cannot fail; an empty object
+        // keeps the route answering if it ever did.
+        Err(_) => return "{}".to_owned(),
+    };
+    inline_target_tags(&mut document);
+    document.to_string()
+}
+
+/// The variants of the internally tagged `Target` and their tags.
+const TARGET_VARIANTS: [(&str, &str); 3] = [
+    ("shell", "ShellTarget"),
+    ("http", "HttpTarget"),
+    ("event", "EventTarget"),
+];
+
+/// utoipa renders the internally tagged `Target` as `allOf` of the variant
+/// (which has `additionalProperties: false`) and an object holding `type`,
+/// which no value can satisfy: the variant forbids `type`. This moves the
+/// tag into each variant's own schema and points `oneOf` straight at them,
+/// with a discriminator, which is what serde accepts.
+fn inline_target_tags(document: &mut serde_json::Value) {
+    let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    for (tag, name) in TARGET_VARIANTS {
+        let Some(variant) = schemas.get_mut(name).and_then(|v| v.as_object_mut()) else {
+            continue;
+        };
+        if let Some(properties) = variant
+            .get_mut("properties")
+            .and_then(|p| p.as_object_mut())
+        {
+            properties.insert(
+                "type".to_owned(),
+                serde_json::json!({"type": "string", "enum": [tag]}),
+            );
+        }
+        if let Some(required) = variant.get_mut("required").and_then(|r| r.as_array_mut()) {
+            required.insert(0, serde_json::Value::String("type".to_owned()));
+        } else {
+            variant.insert("required".to_owned(), serde_json::json!(["type"]));
+        }
+    }
+    if let Some(target) = schemas.get_mut("Target").and_then(|t| t.as_object_mut()) {
+        let refs: Vec<serde_json::Value> = TARGET_VARIANTS
+            .iter()
+            .map(|(_, name)| serde_json::json!({"$ref": format!("#/components/schemas/{name}")}))
+            .collect();
+        let mapping: serde_json::Map<String, serde_json::Value> = TARGET_VARIANTS
+            .iter()
+            .map(|(tag, name)| {
+                (
+                    (*tag).to_owned(),
+                    serde_json::Value::String(format!("#/components/schemas/{name}")),
+                )
+            })
+            .collect();
+        target.insert("oneOf".to_owned(), serde_json::Value::Array(refs));
+        target.insert(
+            "discriminator".to_owned(),
+            serde_json::json!({"propertyName": "type", "mapping": mapping}),
+        );
+    }
 }

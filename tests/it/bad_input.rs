@@ -162,7 +162,7 @@ fn cases() -> Vec<Case> {
         case(get.clone(), "/api/v1/jobs?colour=red", "", 400, "unknown_parameter", Some("colour")),
         // Changes to an existing job.
         Case { headers: vec![("if-match", "\"9\"")], ..case(Method::PUT, "/api/v1/jobs/existing", json!({"name": "existing", "schedule": "@daily", "target": {"type": "shell", "command": ["x"]}}).to_string(), 412, "precondition_failed", Some("If-Match")) },
-        Case { headers: vec![("if-match", "version one")], ..case(Method::DELETE, "/api/v1/jobs/existing", "", 412, "precondition_failed", Some("If-Match")) },
+        Case { headers: vec![("if-match", "version one")], ..case(Method::DELETE, "/api/v1/jobs/existing", "", 400, "invalid_value", Some("If-Match")) },
         case(Method::PUT, "/api/v1/jobs/existing", with("/timeout_s", json!(0)), 400, "invalid_value", Some("timeout_s")),
         case(Method::PATCH, "/api/v1/jobs/existing", r#"{"timeout_s": 0}"#, 400, "invalid_value", Some("timeout_s")),
         case(Method::PATCH, "/api/v1/jobs/existing", r#"{"id": "x"}"#, 400, "unknown_field", Some("id")),

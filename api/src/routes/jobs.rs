@@ -53,7 +53,13 @@ pub(crate) fn router() -> Router<AppState> {
     post,
     path = "/api/v1/jobs",
     tag = "jobs",
-    request_body = JobSpec,
+    request_body(content = JobSpec, example = json!({
+        "name": "nightly-report",
+        "schedule": "0 30 2 * * *",
+        "timezone": "Europe/Berlin",
+        "target": {"type": "shell", "command": ["/usr/bin/env", "report", "--yesterday"]},
+        "labels": {"team": "billing"}
+    })),
     responses(
         (status = 201, description = "Created", body = Job, headers(
             ("ETag" = String, description = "The version, quoted"),
@@ -233,7 +239,7 @@ pub(crate) async fn get_job(
     tag = "jobs",
     params(
         ("id" = String, Path, description = "The job's UUID or name"),
-        ("If-Match" = Option<String>, Header, description = "Only if the job is at this version (its ETag)"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]+")$"#, description = "Only if the job is at this version: its ETag, such as \"3\", or *"),
     ),
     request_body = JobSpec,
     responses(
@@ -278,7 +284,7 @@ pub(crate) async fn replace(
     tag = "jobs",
     params(
         ("id" = String, Path, description = "The job's UUID or name"),
-        ("If-Match" = Option<String>, Header, description = "Only if the job is at this version (its ETag)"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]+")$"#, description = "Only if the job is at this version: its ETag, such as \"3\", or *"),
     ),
     request_body(
         content = Object,
@@ -354,10 +360,11 @@ pub(crate) async fn patch(
     tag = "jobs",
     params(
         ("id" = String, Path, description = "The job's UUID or name"),
-        ("If-Match" = Option<String>, Header, description = "Only if the job is at this version (its ETag)"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]+")$"#, description = "Only if the job is at this version: its ETag, such as \"3\", or *"),
     ),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "If-Match is malformed", body = ErrorReply),
         (status = 401, description = "No valid token", body = ErrorReply),
         (status = 403, description = "The token's scope is too small", body = ErrorReply),
         (status = 404, description = "No live job", body = ErrorReply),
@@ -390,7 +397,11 @@ pub(crate) async fn delete(
     path = "/api/v1/jobs/by-name/{name}",
     tag = "jobs",
     params(("name" = String, Path, description = "The job's name; must equal `name` in the body")),
-    request_body = JobSpec,
+    request_body(content = JobSpec, example = json!({
+        "name": "nightly-report",
+        "schedule": "@daily",
+        "target": {"type": "http", "method": "POST", "url": "https://example.com/hook"}
+    })),
     responses(
         (status = 200, description = "Updated, or unchanged (same version) when equal", body = Job, headers(("ETag" = String, description = "The version, quoted"))),
         (status = 201, description = "Created", body = Job, headers(("ETag" = String, description = "The version, quoted"))),
@@ -460,7 +471,7 @@ pub(crate) async fn upsert(
     tag = "jobs",
     params(
         ("id" = String, Path, description = "The job's UUID or name"),
-        ("If-Match" = Option<String>, Header, description = "Only if the job is at this version (its ETag)"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]+")$"#, description = "Only if the job is at this version: its ETag, such as \"3\", or *"),
     ),
     request_body(content = Option<PauseRequest>, description = "Optional: why"),
     responses(
@@ -502,10 +513,11 @@ pub(crate) async fn pause(
     tag = "jobs",
     params(
         ("id" = String, Path, description = "The job's UUID or name"),
-        ("If-Match" = Option<String>, Header, description = "Only if the job is at this version (its ETag)"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]+")$"#, description = "Only if the job is at this version: its ETag, such as \"3\", or *"),
     ),
     responses(
         (status = 200, description = "Resumed", body = Job, headers(("ETag" = String, description = "The version, quoted"))),
+        (status = 400, description = "If-Match is malformed", body = ErrorReply),
         (status = 401, description = "No valid token", body = ErrorReply),
         (status = 403, description = "The token's scope is too small", body = ErrorReply),
         (status = 404, description = "No live job", body = ErrorReply),

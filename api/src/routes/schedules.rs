@@ -25,7 +25,12 @@ pub(crate) fn router() -> Router<AppState> {
     post,
     path = "/api/v1/schedules/preview",
     tag = "schedules",
-    request_body = PreviewRequest,
+    request_body(content = PreviewRequest, example = json!({
+        "schedule": "0 30 2 * * *",
+        "timezone": "Europe/Berlin",
+        "count": 3,
+        "after": "2027-03-27T00:00:00Z"
+    })),
     responses(
         (status = 200, description = "The next fires", body = PreviewReply),
         (status = 400, description = "A field is invalid", body = ErrorReply),
