@@ -8,6 +8,7 @@ mod lifecycle;
 mod listing;
 mod outages;
 mod preview;
+mod shutdown;
 
 use serde_json::{Value, json};
 
