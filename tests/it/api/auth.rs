@@ -118,4 +118,17 @@ fn a_malformed_token_stops_chime_api_before_it_starts() {
             "stderr shows the token: {stderr}"
         );
     }
+    // The same check applies to tokens from the environment.
+    let out = chime_command()
+        .args(["api", "--listen", "127.0.0.1:1"])
+        .env("CHIME_API_TOKENS", "read:fine,superuser:s3cr3t-value")
+        .output()
+        .expect("running chime");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("api_token"), "stderr: {stderr}");
+    assert!(
+        !stderr.contains("s3cr3t-value"),
+        "stderr shows the token: {stderr}"
+    );
 }

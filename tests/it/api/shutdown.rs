@@ -15,6 +15,10 @@ async fn sigterm_drains_and_exits_zero() {
         async move { status }
     })
     .await;
-    assert!(status.success(), "exit status {status}: {}", server.chime.output());
+    assert!(
+        status.success(),
+        "exit status {status}: {}",
+        server.chime.output()
+    );
     assert!(server.chime.output().contains("api stopped"));
 }
