@@ -18,7 +18,11 @@ function request()
   local body = string.format(
     '{"name":"bench-%d-%d-%d","schedule":"*/5 * * * *","target":{"type":"shell","command":["/bin/true"]},"labels":{"bench":"yes"}}',
     os.time(), thread_id, counter)
-  return wrk.format("POST", "/api/v1/jobs", {["Content-Type"] = "application/json"}, body)
+  -- A headers table replaces wrk.headers (the -H flags) rather than adding
+  -- to it, so copy those in: the token travels there.
+  local headers = {["Content-Type"] = "application/json"}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  return wrk.format("POST", "/api/v1/jobs", headers, body)
 end
 
 function done(summary, latency, requests)
