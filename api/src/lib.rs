@@ -17,6 +17,7 @@ mod model;
 mod notify;
 mod openapi;
 mod routes;
+mod schedules;
 mod server;
 mod state;
 

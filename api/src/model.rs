@@ -5,14 +5,16 @@
 
 use std::collections::BTreeMap;
 
+use chime_core::RunState;
 use chime_core::job::{Catchup, JobSpec, OverlapPolicy, RetryPolicy, Target};
-use chime_core::{RunState, Schedule};
 use chime_store::StoredJob;
 use chime_store::jobs::{LatestRun, ListedJob};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+use crate::schedules::Schedules;
 
 /// How many upcoming fires a job reply lists.
 pub(crate) const NEXT_FIRES: usize = 5;
@@ -67,14 +69,16 @@ pub(crate) struct Job {
 
 impl Job {
     /// The reply for `job`, with its fires after `now`.
-    pub(crate) fn new(job: StoredJob, now: DateTime<Utc>) -> Self {
-        let next_fires = if job.spec.paused {
-            Vec::new()
-        } else {
-            next_fires(&job.spec, job.created_at, now, NEXT_FIRES)
+    pub(crate) fn new(job: StoredJob, now: DateTime<Utc>, schedules: &Schedules) -> Self {
+        // A definition that no longer parses (an older build's rules) has no
+        // fires rather than failing the read.
+        let next_fires = match schedules.get(&job.spec, job.created_at) {
+            Some(schedule) if !job.spec.paused => schedule
+                .next_n(now.max(job.created_at), NEXT_FIRES)
                 .into_iter()
                 .map(instant)
-                .collect()
+                .collect(),
+            _ => Vec::new(),
         };
         // Destructured in full, so a field added to JobSpec fails to compile
         // here until the reply carries it too.
@@ -124,21 +128,6 @@ impl Job {
     }
 }
 
-/// The fires of a stored definition after `now`. A definition that no
-/// longer parses (an older build's rules) has none rather than failing the
-/// read.
-fn next_fires(
-    spec: &JobSpec,
-    created_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-    n: usize,
-) -> Vec<DateTime<Utc>> {
-    match Schedule::parse(&spec.schedule, &spec.timezone, created_at) {
-        Ok(schedule) => schedule.next_n(now.max(created_at), n),
-        Err(_) => Vec::new(),
-    }
-}
-
 /// One job of a list page: the job and its newest run.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct JobListItem {
@@ -149,9 +138,9 @@ pub(crate) struct JobListItem {
 }
 
 impl JobListItem {
-    pub(crate) fn new(listed: ListedJob, now: DateTime<Utc>) -> Self {
+    pub(crate) fn new(listed: ListedJob, now: DateTime<Utc>, schedules: &Schedules) -> Self {
         JobListItem {
-            job: Job::new(listed.job, now),
+            job: Job::new(listed.job, now, schedules),
             latest_run: listed.latest_run.map(RunSummary::from),
         }
     }

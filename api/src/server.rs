@@ -48,6 +48,7 @@ pub fn router(config: &ApiConfig, deps: Deps) -> Router {
         notifier: Arc::new(Notifier::new(deps.redis, Keys::new(config.prefix.clone()))),
         tokens: Arc::new(Tokens::new(config.tokens.clone())),
         metrics: deps.metrics,
+        schedules: Arc::default(),
         body_limit: config.body_limit_bytes,
     };
     routes::router()

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 
 use crate::auth::Tokens;
 use crate::notify::Notifier;
+use crate::schedules::Schedules;
 
 /// Shared state of the router.
 #[derive(Clone)]
@@ -22,6 +23,8 @@ pub(crate) struct AppState {
     pub(crate) tokens: Arc<Tokens>,
     /// Renders `/metrics`.
     pub(crate) metrics: PrometheusHandle,
+    /// Parsed schedules, for the next fires in job replies.
+    pub(crate) schedules: Arc<Schedules>,
     /// Largest accepted body, for the 413 message.
     pub(crate) body_limit: usize,
 }

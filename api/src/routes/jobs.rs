@@ -90,7 +90,7 @@ pub(crate) async fn create(
         .publish(job.id, job.version, ChangeOp::Created)
         .await;
     let location = format!("/api/v1/jobs/{}", job.id);
-    let mut response = job_reply(StatusCode::CREATED, job, now);
+    let mut response = job_reply(&state, StatusCode::CREATED, job, now);
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(LOCATION, value);
     }
@@ -203,7 +203,7 @@ pub(crate) async fn list(
     Ok(axum::Json(JobList {
         items: rows
             .into_iter()
-            .map(|row| JobListItem::new(row, now))
+            .map(|row| JobListItem::new(row, now, &state.schedules))
             .collect(),
         next_cursor,
     }))
@@ -229,7 +229,7 @@ pub(crate) async fn get_job(
     key: JobKey,
 ) -> Result<Response, ApiError> {
     let job = resolve(&state, &key).await?;
-    Ok(job_reply(StatusCode::OK, job, now()))
+    Ok(job_reply(&state, StatusCode::OK, job, now()))
 }
 
 /// Replaces a job's definition: a new version.
@@ -274,7 +274,7 @@ pub(crate) async fn replace(
         .notifier
         .publish(job.id, job.version, ChangeOp::Updated)
         .await;
-    Ok(job_reply(StatusCode::OK, job, now))
+    Ok(job_reply(&state, StatusCode::OK, job, now))
 }
 
 /// Changes some fields of a job (JSON merge patch, RFC 7396).
@@ -326,7 +326,7 @@ pub(crate) async fn patch(
         let spec: JobSpec = parse_json(&bytes)?;
         validate(&spec, current.created_at)?;
         if spec == current.spec {
-            return Ok(job_reply(StatusCode::OK, current, now));
+            return Ok(job_reply(&state, StatusCode::OK, current, now));
         }
         match jobs::update(&state.pool, current.id, Some(current.version), &spec, now).await {
             Ok(Some(job)) => {
@@ -334,7 +334,7 @@ pub(crate) async fn patch(
                     .notifier
                     .publish(job.id, job.version, ChangeOp::Updated)
                     .await;
-                return Ok(job_reply(StatusCode::OK, job, now));
+                return Ok(job_reply(&state, StatusCode::OK, job, now));
             }
             Ok(None) => return Err(gone(&key)),
             // Changed between our read and write: with If-Match that is the
@@ -461,7 +461,7 @@ pub(crate) async fn upsert(
     if let Some(op) = op {
         state.notifier.publish(job.id, job.version, op).await;
     }
-    Ok(job_reply(status, job, now))
+    Ok(job_reply(&state, status, job, now))
 }
 
 /// Pauses a job: it emits nothing until resumed. A new version.
@@ -553,7 +553,7 @@ async fn set_paused(
         ChangeOp::Resumed
     };
     state.notifier.publish(job.id, job.version, op).await;
-    Ok(job_reply(StatusCode::OK, job, now))
+    Ok(job_reply(state, StatusCode::OK, job, now))
 }
 
 /// The live job `key` names, or a 404.
@@ -587,8 +587,8 @@ fn name_conflict(err: StoreError, name: &str) -> ApiError {
     }
 }
 
-fn job_reply(status: StatusCode, job: StoredJob, now: DateTime<Utc>) -> Response {
-    let job = Job::new(job, now);
+fn job_reply(state: &AppState, status: StatusCode, job: StoredJob, now: DateTime<Utc>) -> Response {
+    let job = Job::new(job, now, &state.schedules);
     let etag = HeaderValue::from_str(&format!("\"{}\"", job.version()))
         .unwrap_or(HeaderValue::from_static("\"0\""));
     (status, [(ETAG, etag)], axum::Json(job)).into_response()
