@@ -35,7 +35,7 @@ use serde::Deserialize;
 /// The dashboard's routes: `GET /` (the single-page app) and
 /// `GET /assets/{file}`. `HEAD` is answered too. Merge it into the API's
 /// router; it needs no state.
-pub fn router() -> Router {
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(index))
         .route("/assets/{file}", get(asset))

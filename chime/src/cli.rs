@@ -62,6 +62,16 @@ pub(crate) enum Command {
     /// Work with schedule expressions.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Serve the REST API on --listen.
+    Api(ApiArgs),
+}
+
+/// Arguments of `chime api`.
+#[derive(Debug, Args)]
+pub(crate) struct ApiArgs {
+    /// Do not apply pending database migrations at start.
+    #[arg(long)]
+    pub(crate) no_migrate: bool,
 }
 
 /// `chime schedule ...`

@@ -1,4 +1,5 @@
 //! One module per subcommand; each turns settings into a component's `run`.
 
+pub(crate) mod api;
 pub(crate) mod migrate;
 pub(crate) mod schedule;

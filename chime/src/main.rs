@@ -5,6 +5,7 @@
 mod cli;
 mod cmd;
 mod config;
+mod signals;
 mod telemetry;
 
 use clap::Parser;
@@ -25,11 +26,15 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        // Ctrl-C and SIGTERM cancel this token; every component stops on it.
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let _signals = signals::cancel_on_signal(shutdown.clone());
         let settings = config::Settings::load(&cli.global)?;
         settings.log_effective();
         match cli.command {
             Command::Migrate => cmd::migrate::run(&settings).await,
             Command::Schedule(args) => cmd::schedule::run(args),
+            Command::Api(args) => cmd::api::run(&settings, args, shutdown).await,
         }
     });
     match result {

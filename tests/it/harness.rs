@@ -7,6 +7,7 @@
 #![allow(dead_code, unused_imports, unreachable_pub)]
 
 mod browser;
+mod client;
 mod db;
 mod process;
 mod proxy;
@@ -14,6 +15,7 @@ mod redis_server;
 mod wait;
 
 pub use browser::{Browser, Element};
+pub use client::{ApiServer, Body, Client, Reply};
 pub use db::TestDb;
 pub use process::{Chime, chime_command};
 pub use proxy::TcpProxy;

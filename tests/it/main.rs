@@ -7,6 +7,8 @@
 
 mod harness;
 
+mod api;
+mod bad_input;
 mod cli;
 mod dashboard;
 mod recorder;
