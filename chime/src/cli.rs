@@ -62,11 +62,21 @@ pub(crate) enum Command {
     /// Work with schedule expressions.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Serve the REST API on --listen.
+    Api(ApiArgs),
     /// Claim and run events from queues; needs only Redis.
     Executor(crate::cmd::executor::ExecutorArgs),
     /// Measure Chime's components against the configured Redis.
     #[command(subcommand)]
     Bench(crate::cmd::bench::BenchCommand),
+}
+
+/// Arguments of `chime api`.
+#[derive(Debug, Args)]
+pub(crate) struct ApiArgs {
+    /// Do not apply pending database migrations at start.
+    #[arg(long)]
+    pub(crate) no_migrate: bool,
 }
 
 /// `chime schedule ...`

@@ -19,6 +19,10 @@ pub(crate) struct Settings {
     pub(crate) listen: String,
     pub(crate) api_tokens: Vec<String>,
     pub(crate) node_id: String,
+    /// `[recorder]` of the settings file.
+    pub(crate) recorder: chime_api::recorder::RecorderConfig,
+    /// `[retention]` of the settings file.
+    pub(crate) retention: chime_api::retention::RetentionConfig,
 }
 
 /// Where Postgres is.
@@ -51,6 +55,10 @@ struct FileSettings {
     listen: Option<String>,
     api_tokens: Option<Vec<String>>,
     node_id: Option<String>,
+    #[serde(default)]
+    recorder: chime_api::recorder::RecorderConfig,
+    #[serde(default)]
+    retention: chime_api::retention::RetentionConfig,
 }
 
 impl Settings {
@@ -128,6 +136,8 @@ impl Settings {
             listen,
             api_tokens,
             node_id,
+            recorder: file.recorder,
+            retention: file.retention,
         })
     }
 }

@@ -9,7 +9,6 @@ mod signals;
 mod telemetry;
 
 use clap::Parser;
-use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command};
 
@@ -30,18 +29,18 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        // Ctrl-C and SIGTERM cancel this token; every component stops on it.
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let _signals = signals::cancel_on_signal(shutdown.clone());
         let settings = config::Settings::load(&cli.global)?;
         settings.log_effective();
-        let shutdown = CancellationToken::new();
-        signals::run_until_done(shutdown.clone(), async move {
-            match cli.command {
-                Command::Migrate => cmd::migrate::run(&settings).await,
-                Command::Schedule(args) => cmd::schedule::run(args),
-                Command::Executor(args) => cmd::executor::run(&settings, args, shutdown).await,
-                Command::Bench(command) => cmd::bench::run(&settings, command, shutdown).await,
-            }
-        })
-        .await
+        match cli.command {
+            Command::Migrate => cmd::migrate::run(&settings).await,
+            Command::Schedule(args) => cmd::schedule::run(args),
+            Command::Api(args) => cmd::api::run(&settings, args, shutdown).await,
+            Command::Executor(args) => cmd::executor::run(&settings, args, shutdown).await,
+            Command::Bench(command) => cmd::bench::run(&settings, command, shutdown).await,
+        }
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,45 +1,45 @@
-//! Signals: ctrl-c and SIGTERM cancel the root shutdown token, and each
-//! component drains on its own terms; a second signal stops waiting.
+//! Signals: Ctrl-C and SIGTERM cancel the root [`CancellationToken`], and
+//! every component winds down from there.
 
-use std::future::Future;
-
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Runs `work` to completion, cancelling `shutdown` at the first ctrl-c or
-/// SIGTERM. A second signal gives up on the drain and returns an error.
-pub(crate) async fn run_until_done<F>(shutdown: CancellationToken, work: F) -> anyhow::Result<()>
-where
-    F: Future<Output = anyhow::Result<()>>,
-{
-    tokio::pin!(work);
-    tokio::select! {
-        result = &mut work => return result,
-        () = next_signal() => {}
-    }
-    tracing::info!("shutdown requested");
-    shutdown.cancel();
-    tokio::select! {
-        result = &mut work => result,
-        () = next_signal() => anyhow::bail!("a second signal: stopping without waiting for the drain"),
-    }
-}
-
-/// Waits for ctrl-c (SIGINT) or SIGTERM.
-async fn next_signal() {
-    let terminate = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for SIGTERM; ctrl-c only");
+/// Cancels `token` on the first Ctrl-C or SIGTERM. The watcher stops when
+/// the returned guard is dropped.
+pub(crate) fn cancel_on_signal(token: CancellationToken) -> SignalGuard {
+    let task = tokio::spawn(async move {
+        let ctrl_c = async {
+            if let Err(err) = tokio::signal::ctrl_c().await {
+                tracing::warn!(error = %err, "cannot listen for ctrl-c");
                 std::future::pending::<()>().await;
             }
+        };
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => tracing::info!("ctrl-c: shutting down"),
+            _ = terminate => tracing::info!("SIGTERM: shutting down"),
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
+        token.cancel();
+    });
+    SignalGuard(task)
+}
+
+/// Owns the signal watcher task; aborts it on drop, so it never outlives
+/// `main`'s work.
+pub(crate) struct SignalGuard(JoinHandle<()>);
+
+impl Drop for SignalGuard {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -11,5 +11,6 @@ mod error;
 pub mod events;
 pub mod registry;
 pub mod report;
+pub mod results_reader;
 
 pub use error::QueueError;

@@ -2,7 +2,15 @@
 //! Postgres. Each test gets a database and a Redis key prefix of its own
 //! (see `harness`), so tests run in parallel and never meet user data.
 
+// Tests unwrap freely: a failure is a panic with the cause either way.
+#![allow(clippy::unwrap_used)]
+
 mod harness;
 
+mod api;
+mod bad_input;
 mod cli;
+mod dashboard;
 mod executor;
+mod recorder;
+mod tidy;
