@@ -21,7 +21,8 @@ pub(crate) struct ExecutorArgs {
     /// (`30000`) or a number with a unit (`500ms`, `30s`, `2m`) [default: 30s]
     #[arg(long, value_parser = parse_millis)]
     pub(crate) visibility_timeout: Option<u64>,
-    /// Deliveries of one entry before it goes to the dead stream [default: 5]
+    /// An entry delivered more than this many times goes to the dead stream
+    /// [default: 5]
     #[arg(long)]
     pub(crate) max_deliveries: Option<u64>,
     /// Milliseconds runs get to finish after SIGTERM before they are killed
