@@ -90,6 +90,13 @@ impl Keys {
         format!("{}:control", self.prefix)
     }
 
+    /// `{p}:cancel:{run_id}`: a short-lived record that a cancel was asked
+    /// for, so an executor that claims the run later can see it (a pub/sub
+    /// message reaches only the executors listening at that moment).
+    pub fn cancel(&self, run_id: &str) -> String {
+        format!("{}:cancel:{run_id}", self.prefix)
+    }
+
     /// `{p}:events:{stream}`: where `event` targets append their payloads.
     pub fn events(&self, stream: &str) -> String {
         format!("{}:events:{stream}", self.prefix)

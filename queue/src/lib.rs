@@ -4,9 +4,11 @@
 //! lives in this crate; Lua scripts live in `queue/scripts/`.
 
 pub mod changes;
+pub mod cluster;
 pub mod connection;
 pub mod consume;
 pub mod control;
+pub mod enqueue;
 mod error;
 pub mod events;
 pub mod registry;

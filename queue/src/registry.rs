@@ -52,3 +52,55 @@ where
         .await?;
     Ok(())
 }
+
+/// One executor as the registry knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutorEntry {
+    /// Its id, the member of `{prefix}:executors`.
+    pub id: String,
+    /// Its last heartbeat (ms since the epoch, by the executor's clock).
+    pub last_heartbeat_ms: i64,
+    /// Its details hash `{prefix}:executor:{id}` (host, pid, version,
+    /// queues, running, started_at, ...), as the executor wrote it.
+    pub details: std::collections::HashMap<String, String>,
+}
+
+/// Executors whose last heartbeat is at or after `since_ms`, newest
+/// heartbeat first. An entry whose details hash has already expired is
+/// left out: it stopped heartbeating long enough ago to be gone.
+pub async fn live<C>(
+    conn: &mut C,
+    keys: &Keys,
+    since_ms: i64,
+) -> Result<Vec<ExecutorEntry>, QueueError>
+where
+    C: redis::aio::ConnectionLike + Send + Sync,
+{
+    let beats: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        .arg(keys.executors())
+        .arg("+inf")
+        .arg(since_ms)
+        .arg("BYSCORE")
+        .arg("REV")
+        .arg("WITHSCORES")
+        .query_async(conn)
+        .await?;
+    if beats.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    for (id, _) in &beats {
+        pipe.hgetall(keys.executor(id));
+    }
+    let details: Vec<std::collections::HashMap<String, String>> = pipe.query_async(conn).await?;
+    Ok(beats
+        .into_iter()
+        .zip(details)
+        .filter(|(_, details)| !details.is_empty())
+        .map(|((id, score), details)| ExecutorEntry {
+            id,
+            last_heartbeat_ms: score as i64,
+            details,
+        })
+        .collect())
+}

@@ -93,6 +93,29 @@ pub async fn get_by_name(pool: &PgPool, name: &str) -> Result<Option<StoredJob>,
         .transpose()
 }
 
+/// The job whose run history `name` refers to: the live job with that
+/// name, or else the one deleted last. `None` when no job ever had it.
+/// History outlives its job, so reading it must find deleted jobs too.
+pub async fn history_id_by_name(pool: &PgPool, name: &str) -> Result<Option<Uuid>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM jobs WHERE name = $1 \
+         ORDER BY deleted_at IS NULL DESC, deleted_at DESC LIMIT 1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Whether a job with `id` exists or existed (deleted jobs keep their row).
+pub async fn ever_existed(pool: &PgPool, id: Uuid) -> Result<bool, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1)")
+            .bind(id)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
 /// Live jobs with ids above `after`, in id order, at most `limit`: the
 /// scheduler loads every job in such pages.
 pub async fn list_live_page(

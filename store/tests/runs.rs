@@ -219,3 +219,59 @@ async fn pruning_removes_old_runs_and_runs_beyond_the_per_job_cap(pool: PgPool) 
         .unwrap();
     assert_eq!(attempts, 20);
 }
+
+#[sqlx::test(migrator = "chime_store::MIGRATOR")]
+async fn lists_leave_the_output_to_get(pool: PgPool) {
+    let (run, job) = (Uuid::now_v7(), Uuid::now_v7());
+    runs::record(&pool, &[result(run, job, 1, RunState::Succeeded, t0())])
+        .await
+        .unwrap();
+    let listed = runs::list(&pool, &RunFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].stdout.as_deref(), listed[0].exit_code),
+        (None, Some(0))
+    );
+    let (row, _) = runs::get(&pool, run).await.unwrap().unwrap();
+    assert_eq!(row.stdout.as_deref(), Some("hello\n"));
+}
+
+#[sqlx::test(migrator = "chime_store::MIGRATOR")]
+async fn history_finds_deleted_jobs_by_id_and_name(pool: PgPool) {
+    use chime_store::jobs;
+
+    let spec: chime_core::JobSpec = serde_json::from_value(serde_json::json!({
+        "name": "reused",
+        "schedule": "@daily",
+        "target": {"type": "shell", "command": ["true"]},
+    }))
+    .unwrap();
+    let old = jobs::insert(&pool, Uuid::now_v7(), &spec, t0())
+        .await
+        .unwrap();
+    jobs::delete(&pool, old.id, None, t0() + Duration::seconds(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(jobs::ever_existed(&pool, old.id).await.unwrap());
+    assert!(!jobs::ever_existed(&pool, Uuid::now_v7()).await.unwrap());
+    assert_eq!(
+        jobs::history_id_by_name(&pool, "reused").await.unwrap(),
+        Some(old.id),
+        "a deleted job's history is still found by its name"
+    );
+    let new = jobs::insert(&pool, Uuid::now_v7(), &spec, t0() + Duration::seconds(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        jobs::history_id_by_name(&pool, "reused").await.unwrap(),
+        Some(new.id),
+        "the live job comes first"
+    );
+    assert_eq!(
+        jobs::history_id_by_name(&pool, "never").await.unwrap(),
+        None
+    );
+}
