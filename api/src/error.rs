@@ -9,6 +9,7 @@ use axum::Json;
 use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use chime_queue::QueueError;
 use chime_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -135,6 +136,13 @@ impl ApiError {
         error
     }
 
+    /// A 503 because Redis is unreachable or too slow; the cause is logged.
+    pub(crate) fn redis_unavailable(cause: impl std::fmt::Display) -> Self {
+        let mut error = ApiError::unavailable(cause);
+        error.message = Cow::Borrowed("redis is unreachable; retry later");
+        error
+    }
+
     /// A 503 whose message names what is down (the reason stays generic:
     /// no addresses or driver errors).
     pub(crate) fn unavailable_because(message: String) -> Self {
@@ -182,6 +190,15 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(_) => {
                 ApiError::conflict("name", "a live job with that name already exists")
             }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(err: QueueError) -> Self {
+        match err {
+            QueueError::Transient(_) => ApiError::redis_unavailable(err),
             other => ApiError::internal(other),
         }
     }

@@ -1,7 +1,7 @@
 //! Extractors that refuse bad input with our JSON errors, never axum's plain
 //! text ones: a JSON body (content type, size, syntax, and the exact field
-//! at fault through `serde_path_to_error`), a job reference in the path, and
-//! the `If-Match` precondition.
+//! at fault through `serde_path_to_error`), a job or run reference in the
+//! path, and the `If-Match` precondition.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -255,5 +255,31 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
                     "If-Match must be one ETag of this API, such as \"3\", or *",
                 )
             })
+    }
+}
+
+/// A run id in the path: always a UUID.
+pub(crate) struct RunKey(pub(crate) Uuid);
+
+impl FromRequestParts<AppState> for RunKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path(key) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| {
+                ApiError::invalid(
+                    "invalid_value",
+                    "id",
+                    "the run id in the path is not valid UTF-8",
+                )
+            })?;
+        Uuid::parse_str(&key).map(RunKey).map_err(|_| {
+            ApiError::invalid(
+                "invalid_value",
+                "id",
+                format!("'{key}' is not a run id; run ids are UUIDs"),
+            )
+        })
     }
 }

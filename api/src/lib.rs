@@ -10,6 +10,7 @@
 mod auth;
 mod config;
 pub mod dashboard;
+mod dispatch;
 mod error;
 mod extract;
 mod merge_patch;

@@ -3,6 +3,9 @@
 //! document a client sees is stated here, in one place, and the OpenAPI
 //! schemas are derived from exactly what is serialized.
 
+mod cluster;
+mod run;
+
 use std::collections::BTreeMap;
 
 use chime_core::RunState;
@@ -15,6 +18,12 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::schedules::Schedules;
+
+pub(crate) use cluster::{Cluster, Executor, ExecutorList, QueueStatus};
+pub(crate) use run::{
+    BackfillReply, BackfillRequest, CancelReply, CancelRequest, Run, RunList, RunListItem,
+    TriggerReply, TriggerRequest,
+};
 
 /// How many upcoming fires a job reply lists.
 pub(crate) const NEXT_FIRES: usize = 5;

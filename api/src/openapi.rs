@@ -5,14 +5,15 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{health, jobs, schedules};
+use crate::routes::{backfill, cluster, executors, health, jobs, runs, schedules, trigger};
 
 /// The API document.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Chime API",
-        description = "Manage the job definitions of Chime, a distributed cron orchestrator. \
+        description = "Manage the job definitions of Chime, a distributed cron orchestrator, \
+            read their run history, start runs and watch the cluster. \
             Every error is `{\"error\":{\"code\",\"message\",\"field\"}}`. \
             With tokens configured, send `Authorization: Bearer <token>`: reads need scope \
             `read`, changes need `write` (`admin` includes `write`, which includes `read`). \
@@ -29,6 +30,14 @@ use crate::routes::{health, jobs, schedules};
         jobs::pause,
         jobs::resume,
         schedules::preview,
+        runs::list,
+        runs::get_run,
+        runs::list_for_job,
+        runs::cancel,
+        trigger::trigger,
+        backfill::backfill,
+        executors::list,
+        cluster::overview,
         health::healthz,
         health::readyz,
         health::metrics,
@@ -37,6 +46,8 @@ use crate::routes::{health, jobs, schedules};
     tags(
         (name = "jobs", description = "Job definitions"),
         (name = "schedules", description = "Schedule expressions"),
+        (name = "runs", description = "Run history, manual runs, backfills and cancels"),
+        (name = "cluster", description = "Executors, the leader and the queues"),
         (name = "operations", description = "Probes and metrics"),
     )
 )]

@@ -1,10 +1,15 @@
 //! The routes, one module per resource, each exporting `router()` with its
 //! handlers beside it.
 
+pub(crate) mod backfill;
+pub(crate) mod cluster;
 pub(crate) mod docs;
+pub(crate) mod executors;
 pub(crate) mod health;
 pub(crate) mod jobs;
+pub(crate) mod runs;
 pub(crate) mod schedules;
+pub(crate) mod trigger;
 
 use axum::Router;
 
@@ -14,7 +19,16 @@ use crate::state::AppState;
 /// API document and the dashboard at the root.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .nest("/api/v1", jobs::router().merge(schedules::router()))
+        .nest(
+            "/api/v1",
+            jobs::router()
+                .merge(schedules::router())
+                .merge(runs::router())
+                .merge(trigger::router())
+                .merge(backfill::router())
+                .merge(executors::router())
+                .merge(cluster::router()),
+        )
         .merge(health::router())
         .merge(docs::router())
         .merge(crate::dashboard::router())

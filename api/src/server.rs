@@ -43,9 +43,11 @@ pub struct Deps {
 
 /// The whole API as a router, ready to serve or to call in tests.
 pub fn router(config: &ApiConfig, deps: Deps) -> Router {
+    let keys = Keys::new(config.prefix.clone());
     let state = AppState {
         pool: deps.pool,
-        notifier: Arc::new(Notifier::new(deps.redis, Keys::new(config.prefix.clone()))),
+        notifier: Arc::new(Notifier::new(deps.redis, keys.clone())),
+        keys,
         tokens: Arc::new(Tokens::new(config.tokens.clone())),
         metrics: deps.metrics,
         schedules: Arc::default(),

@@ -19,6 +19,33 @@ where
     Ok(conn.publish(keys.control(), json).await?)
 }
 
+/// Publishes a cancel request and remembers it for `remember_ms` in
+/// `{prefix}:cancel:{run_id}` (value: the reason), in one round trip, so an
+/// executor that claims the run later could still see it. Returns how many
+/// subscribers received the message.
+pub async fn request_cancel<C>(
+    conn: &mut C,
+    keys: &Keys,
+    control: &Control,
+    remember_ms: u64,
+) -> Result<usize, QueueError>
+where
+    C: redis::aio::ConnectionLike + Send + Sync,
+{
+    let json = serde_json::to_string(control).map_err(|e| QueueError::Protocol(e.to_string()))?;
+    let (receivers,): (usize,) = redis::pipe()
+        .set_options(
+            keys.cancel(&control.run_id.to_string()),
+            &control.reason,
+            redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(remember_ms)),
+        )
+        .ignore()
+        .publish(keys.control(), json)
+        .query_async(conn)
+        .await?;
+    Ok(receivers)
+}
+
 /// A subscription to the control channel on a connection of its own.
 pub struct ControlSubscription {
     messages: redis::aio::PubSubStream,

@@ -557,7 +557,7 @@ async fn set_paused(
 }
 
 /// The live job `key` names, or a 404.
-async fn resolve(state: &AppState, key: &JobKey) -> Result<StoredJob, ApiError> {
+pub(crate) async fn resolve(state: &AppState, key: &JobKey) -> Result<StoredJob, ApiError> {
     let job = match key {
         JobKey::Id(id) => jobs::get(&state.pool, *id).await?,
         JobKey::Name(name) => jobs::get_by_name(&state.pool, name).await?,
@@ -565,7 +565,7 @@ async fn resolve(state: &AppState, key: &JobKey) -> Result<StoredJob, ApiError> 
     job.ok_or_else(|| gone(key))
 }
 
-fn gone(key: &JobKey) -> ApiError {
+pub(crate) fn gone(key: &JobKey) -> ApiError {
     match key {
         JobKey::Id(id) => ApiError::not_found(format!("no live job has id {id}")),
         JobKey::Name(name) => ApiError::not_found(format!("no live job is named '{name}'")),
@@ -596,7 +596,7 @@ fn job_reply(state: &AppState, status: StatusCode, job: StoredJob, now: DateTime
 
 /// Now, at millisecond precision: what Postgres stores and the API shows,
 /// so a reply and a later read agree.
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }

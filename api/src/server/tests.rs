@@ -278,6 +278,14 @@ async fn the_document_is_generated_openapi_3_1_covering_every_route() {
         "/api/v1/jobs/{id}/pause",
         "/api/v1/jobs/{id}/resume",
         "/api/v1/schedules/preview",
+        "/api/v1/jobs/{id}/trigger",
+        "/api/v1/jobs/{id}/backfill",
+        "/api/v1/jobs/{id}/runs",
+        "/api/v1/runs",
+        "/api/v1/runs/{id}",
+        "/api/v1/runs/{id}/cancel",
+        "/api/v1/executors",
+        "/api/v1/cluster",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -286,4 +294,139 @@ async fn the_document_is_generated_openapi_3_1_covering_every_route() {
     }
     assert!(doc["components"]["schemas"]["JobSpec"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn redis_that_is_down_is_a_503_naming_redis() {
+    for path in ["/api/v1/cluster", "/api/v1/executors"] {
+        let (status, body) = send(app(&[]), Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
+        assert_eq!(error_of(&body), ("unavailable", None), "{path}");
+        assert_eq!(
+            body["error"]["message"], "redis is unreachable; retry later",
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn run_queries_and_bodies_are_checked_before_the_database_is_touched() {
+    // (method, uri, body, status, code, field)
+    let cases = [
+        (
+            "GET",
+            "/api/v1/runs?limit=501",
+            "",
+            400,
+            "invalid_value",
+            Some("limit"),
+        ),
+        (
+            "GET",
+            "/api/v1/runs?state=sleeping",
+            "",
+            400,
+            "invalid_value",
+            Some("state"),
+        ),
+        (
+            "GET",
+            "/api/v1/runs?trigger=cron",
+            "",
+            400,
+            "invalid_value",
+            Some("trigger"),
+        ),
+        (
+            "GET",
+            "/api/v1/runs?since=yesterday",
+            "",
+            400,
+            "invalid_value",
+            Some("since"),
+        ),
+        (
+            "GET",
+            "/api/v1/runs?job=has%20space",
+            "",
+            400,
+            "invalid_value",
+            Some("job"),
+        ),
+        (
+            "GET",
+            "/api/v1/runs?cursor=abc",
+            "",
+            400,
+            "invalid_value",
+            Some("cursor"),
+        ),
+        (
+            "GET",
+            "/api/v1/jobs/x/runs?job=x",
+            "",
+            400,
+            "unknown_parameter",
+            Some("job"),
+        ),
+        (
+            "GET",
+            "/api/v1/runs/not-a-uuid",
+            "",
+            400,
+            "invalid_value",
+            Some("id"),
+        ),
+        (
+            "POST",
+            "/api/v1/runs/not-a-uuid/cancel",
+            "",
+            400,
+            "invalid_value",
+            Some("id"),
+        ),
+        (
+            "POST",
+            "/api/v1/jobs/x/backfill",
+            r#"{"from": "x", "to": "2027-01-01T00:00:00Z"}"#,
+            400,
+            "invalid_value",
+            Some("from"),
+        ),
+        (
+            "POST",
+            "/api/v1/jobs/x/backfill",
+            r#"{"from": "2027-01-01T00:00:00Z", "to": "2027-01-01T00:00:00Z"}"#,
+            400,
+            "invalid_value",
+            Some("to"),
+        ),
+        (
+            "POST",
+            "/api/v1/jobs/x/backfill",
+            r#"{"from": "2027-01-01T00:00:00Z"}"#,
+            400,
+            "missing_field",
+            Some("to"),
+        ),
+        (
+            "POST",
+            "/api/v1/jobs/x/trigger",
+            r#"{"payload": 1, "extra": 2}"#,
+            400,
+            "unknown_field",
+            Some("extra"),
+        ),
+    ];
+    for (method, uri, body, status, code, field) in cases {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let (got, reply) = send(app(&[]), request).await;
+        assert_eq!(got.as_u16(), status, "{method} {uri}: {reply}");
+        assert_eq!(error_of(&reply), (code, field), "{method} {uri}");
+    }
 }
