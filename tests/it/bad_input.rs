@@ -178,6 +178,47 @@ fn cases() -> Vec<Case> {
         case(post.clone(), "/api/v1/jobs/existing/pause", json!({"reason": long(1025)}).to_string(), 400, "invalid_value", Some("reason")),
         Case { content_type: Some("text/plain"), ..case(post.clone(), "/api/v1/jobs/existing/pause", "reason", 415, "unsupported_media_type", Some("Content-Type")) },
         case(post.clone(), "/api/v1/jobs/no-such-job/resume", "", 404, "not_found", None),
+        // Run history.
+        case(get.clone(), "/api/v1/runs?limit=0", "", 400, "invalid_value", Some("limit")),
+        case(get.clone(), "/api/v1/runs?limit=501", "", 400, "invalid_value", Some("limit")),
+        case(get.clone(), "/api/v1/runs?state=sleeping", "", 400, "invalid_value", Some("state")),
+        case(get.clone(), "/api/v1/runs?state=failed&state=", "", 400, "invalid_value", Some("state")),
+        case(get.clone(), "/api/v1/runs?trigger=cron", "", 400, "invalid_value", Some("trigger")),
+        case(get.clone(), "/api/v1/runs?since=yesterday", "", 400, "invalid_value", Some("since")),
+        case(get.clone(), "/api/v1/runs?until=2027-01-01", "", 400, "invalid_value", Some("until")),
+        case(get.clone(), "/api/v1/runs?cursor=%21%21%21", "", 400, "invalid_value", Some("cursor")),
+        case(get.clone(), "/api/v1/runs?job=has%20space", "", 400, "invalid_value", Some("job")),
+        case(get.clone(), "/api/v1/runs?status=failed", "", 400, "unknown_parameter", Some("status")),
+        case(get.clone(), "/api/v1/runs/not-a-uuid", "", 400, "invalid_value", Some("id")),
+        case(get.clone(), "/api/v1/runs/0190a3c2-7f00-7000-8000-000000000000", "", 404, "not_found", None),
+        case(Method::DELETE, "/api/v1/runs/0190a3c2-7f00-7000-8000-000000000000", "", 405, "method_not_allowed", None),
+        case(get.clone(), "/api/v1/jobs/no-such-job/runs", "", 404, "not_found", None),
+        case(get.clone(), "/api/v1/jobs/existing/runs?job=existing", "", 400, "unknown_parameter", Some("job")),
+        case(get.clone(), "/api/v1/jobs/existing/runs?limit=-1", "", 400, "invalid_value", Some("limit")),
+        // Cancel.
+        case(post.clone(), "/api/v1/runs/not-a-uuid/cancel", "", 400, "invalid_value", Some("id")),
+        case(post.clone(), "/api/v1/runs/0190a3c2-7f00-7000-8000-000000000000/cancel", "", 404, "not_found", None),
+        case(post.clone(), "/api/v1/runs/0190a3c2-7f00-7000-8000-000000000000/cancel", r#"{"reason": "x"}"#, 400, "unknown_field", Some("reason")),
+        Case { content_type: Some("text/plain"), ..case(post.clone(), "/api/v1/runs/0190a3c2-7f00-7000-8000-000000000000/cancel", "now", 415, "unsupported_media_type", Some("Content-Type")) },
+        // Trigger.
+        case(post.clone(), "/api/v1/jobs/existing/trigger", r#"{"payload": {"x": 1}}"#, 400, "invalid_value", Some("payload")),
+        case(post.clone(), "/api/v1/jobs/existing/trigger", r#"{"playload": 1}"#, 400, "unknown_field", Some("playload")),
+        case(post.clone(), "/api/v1/jobs/existing/trigger", "[1]", 400, "invalid_type", None),
+        case(post.clone(), "/api/v1/jobs/existing/trigger", "{", 400, "invalid_json", None),
+        Case { content_type: Some("text/plain"), ..case(post.clone(), "/api/v1/jobs/existing/trigger", "{}", 415, "unsupported_media_type", Some("Content-Type")) },
+        case(post.clone(), "/api/v1/jobs/no-such-job/trigger", "", 404, "not_found", None),
+        case(get.clone(), "/api/v1/jobs/existing/trigger", "", 405, "method_not_allowed", None),
+        // Backfill.
+        case(post.clone(), "/api/v1/jobs/existing/backfill", "{}", 400, "missing_field", Some("from")),
+        case(post.clone(), "/api/v1/jobs/existing/backfill", r#"{"from": "2027-01-01T00:00:00Z"}"#, 400, "missing_field", Some("to")),
+        case(post.clone(), "/api/v1/jobs/existing/backfill", r#"{"from": "last week", "to": "2027-01-01T00:00:00Z"}"#, 400, "invalid_value", Some("from")),
+        case(post.clone(), "/api/v1/jobs/existing/backfill", r#"{"from": "2027-01-01T00:00:00Z", "to": 5}"#, 400, "invalid_type", Some("to")),
+        case(post.clone(), "/api/v1/jobs/existing/backfill", r#"{"from": "2027-01-02T00:00:00Z", "to": "2027-01-01T00:00:00Z"}"#, 400, "invalid_value", Some("to")),
+        case(post.clone(), "/api/v1/jobs/existing/backfill", r#"{"from": "2027-01-01T00:00:00Z", "to": "2027-01-02T00:00:00Z", "dry_run": "yes"}"#, 400, "invalid_type", Some("dry_run")),
+        case(post.clone(), "/api/v1/jobs/existing/backfill", r#"{"from": "2027-01-01T00:00:00Z", "to": "2027-01-02T00:00:00Z", "dryrun": true}"#, 400, "unknown_field", Some("dryrun")),
+        case(post.clone(), "/api/v1/jobs/existing/backfill", r#"{"from": "2020-01-01T00:00:00Z", "to": "2027-01-01T00:00:00Z"}"#, 400, "too_many_ticks", Some("to")),
+        case(post.clone(), "/api/v1/jobs/existing/backfill", "", 415, "unsupported_media_type", Some("Content-Type")),
+        case(post.clone(), "/api/v1/jobs/no-such-job/backfill", r#"{"from": "2027-01-01T00:00:00Z", "to": "2027-01-02T00:00:00Z"}"#, 404, "not_found", None),
         // Previews.
         case(post.clone(), "/api/v1/schedules/preview", r#"{"schedule": "@daily", "count": 101}"#, 400, "invalid_value", Some("count")),
         case(post.clone(), "/api/v1/schedules/preview", r#"{"schedule": "@daily", "count": 0}"#, 400, "invalid_value", Some("count")),
@@ -275,4 +316,9 @@ async fn each_bad_request_gets_its_status_code_and_field() {
         Some(1)
     );
     assert_eq!(server.changes().await.len(), 1);
+    assert_eq!(
+        api.list_runs(&[]).await.body["items"],
+        json!([]),
+        "no refused trigger or backfill made a run"
+    );
 }

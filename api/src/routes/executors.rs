@@ -14,7 +14,8 @@ use crate::routes::jobs;
 use crate::state::AppState;
 
 /// An executor whose last heartbeat is older than this is left out: it
-/// heartbeats every second by default, so ten missed beats mean it is gone.
+/// heartbeats every 2 s by default, so five missed beats mean it is gone
+/// (its details hash expires after five missed beats too).
 const FRESH_MS: i64 = 10_000;
 
 pub(crate) fn router() -> Router<AppState> {

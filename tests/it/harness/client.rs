@@ -21,6 +21,8 @@ pub struct ApiServer {
     pub db: TestDb,
     /// Its Redis key prefix.
     pub prefix: String,
+    /// The Redis it uses.
+    pub redis_url: String,
 }
 
 impl ApiServer {
@@ -55,6 +57,7 @@ impl ApiServer {
             chime,
             db,
             prefix,
+            redis_url: redis_url.to_owned(),
         };
         let client = server.client(None);
         eventually(
@@ -67,6 +70,20 @@ impl ApiServer {
         )
         .await;
         server
+    }
+
+    /// A `chime executor` on this server's Redis and prefix, with `args`
+    /// after the subcommand; killed on drop.
+    pub fn executor(&self, args: &[&str]) -> Chime {
+        let mut all = vec![
+            "--redis-url",
+            self.redis_url.as_str(),
+            "--prefix",
+            self.prefix.as_str(),
+            "executor",
+        ];
+        all.extend_from_slice(args);
+        Chime::spawn(&all)
     }
 
     /// A client sending `token` as a bearer token, or none.
@@ -223,14 +240,9 @@ impl Client {
 
     /// `GET /api/v1/jobs?...`.
     pub async fn list_jobs(&self, query: &[(&str, &str)]) -> Reply {
-        let query: String = query
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
         self.call(
             Method::GET,
-            &format!("/api/v1/jobs?{query}"),
+            &format!("/api/v1/jobs?{}", query_string(query)),
             &[],
             Body::None,
         )
@@ -336,6 +348,83 @@ impl Client {
         .await
     }
 
+    /// `POST /api/v1/jobs/{id}/trigger`, with a JSON body when given.
+    pub async fn trigger(&self, key: &str, body: Option<&Value>) -> Reply {
+        let body = match body {
+            Some(body) => Body::Json(body),
+            None => Body::None,
+        };
+        self.call(
+            Method::POST,
+            &format!("/api/v1/jobs/{key}/trigger"),
+            &[],
+            body,
+        )
+        .await
+    }
+
+    /// `POST /api/v1/jobs/{id}/backfill`.
+    pub async fn backfill(&self, key: &str, body: &Value) -> Reply {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/jobs/{key}/backfill"),
+            &[],
+            Body::Json(body),
+        )
+        .await
+    }
+
+    /// `GET /api/v1/runs?...`.
+    pub async fn list_runs(&self, query: &[(&str, &str)]) -> Reply {
+        self.call(
+            Method::GET,
+            &format!("/api/v1/runs?{}", query_string(query)),
+            &[],
+            Body::None,
+        )
+        .await
+    }
+
+    /// `GET /api/v1/jobs/{id}/runs?...`.
+    pub async fn job_runs(&self, key: &str, query: &[(&str, &str)]) -> Reply {
+        self.call(
+            Method::GET,
+            &format!("/api/v1/jobs/{key}/runs?{}", query_string(query)),
+            &[],
+            Body::None,
+        )
+        .await
+    }
+
+    /// `GET /api/v1/runs/{id}`.
+    pub async fn get_run(&self, id: &str) -> Reply {
+        self.call(Method::GET, &format!("/api/v1/runs/{id}"), &[], Body::None)
+            .await
+    }
+
+    /// `POST /api/v1/runs/{id}/cancel`.
+    pub async fn cancel_run(&self, id: &str) -> Reply {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/runs/{id}/cancel"),
+            &[],
+            Body::None,
+        )
+        .await
+    }
+
+    /// `GET /api/v1/executors`.
+    pub async fn executors(&self) -> Reply {
+        self.call(Method::GET, "/api/v1/executors", &[], Body::None)
+            .await
+    }
+
+    /// `GET /api/v1/cluster`.
+    pub async fn cluster(&self) -> Reply {
+        self.call(Method::GET, "/api/v1/cluster", &[], Body::None)
+            .await
+    }
+
     /// `GET /healthz`; an error when nothing listens yet.
     pub async fn healthz(&self) -> reqwest::Result<Reply> {
         self.send(Method::GET, "/healthz", &[], Body::None).await
@@ -360,6 +449,15 @@ impl Client {
 
 fn if_match_header(if_match: Option<&str>) -> Vec<(&str, &str)> {
     if_match.map(|v| vec![("if-match", v)]).unwrap_or_default()
+}
+
+/// `k=v&...`, percent-encoded.
+fn query_string(query: &[(&str, &str)]) -> String {
+    query
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Percent-encodes a query component.
