@@ -515,10 +515,9 @@
   }
 
   function lastRunOf(job) {
-    const lr = job.last_run || job.latest_run || null;
-    if (lr && typeof lr === 'object') return { state: lr.state || null, id: lr.id || lr.run_id || null, at: lr.finished_at || lr.started_at || lr.scheduled_at || null };
-    if (typeof lr === 'string') return { state: lr, id: null, at: null };
-    if (job.last_run_state) return { state: job.last_run_state, id: job.last_run_id || null, at: job.last_run_at || null };
+    // List items carry `latest_run` ({id, state, attempt, scheduled_at, finished_at} or null).
+    const lr = job.latest_run;
+    if (lr && typeof lr === 'object') return { state: lr.state || null, id: lr.id || null, at: lr.finished_at || lr.scheduled_at || null };
     return { state: null, id: null, at: null };
   }
 
@@ -754,7 +753,7 @@
         h('div', { class: 'stack' },
           h('section', { class: 'card', 'aria-labelledby': 'h-queues' }, h('h2', { id: 'h-queues' }, 'Queues'),
             h('div', { class: 'table-wrap' }, h('table', { id: 'queue-table', 'data-testid': 'queue-table' },
-              h('thead', null, h('tr', null, h('th', null, 'Queue'), h('th', { class: 'num' }, 'Depth'), h('th', { class: 'num' }, 'Pending'), h('th', { class: 'num' }, 'Oldest pending'))),
+              h('thead', null, h('tr', null, h('th', null, 'Queue'), h('th', { class: 'num', title: 'Events no executor has taken yet' }, 'Waiting'), h('th', { class: 'num', title: 'Events taken by an executor and not yet settled' }, 'Pending'), h('th', { class: 'num' }, 'Oldest pending'), h('th', { class: 'num opt-sm', title: 'Entries in the stream, settled ones included until trimmed' }, 'Length'))),
               queueBody))),
           h('section', { class: 'card', 'aria-labelledby': 'h-fail' }, h('h2', { id: 'h-fail' }, 'Recent failures'), failures))));
 
@@ -778,14 +777,15 @@
       $('#results-backlog', main).textContent = c.results_backlog ?? dash;
       $('#dead-letters', main).textContent = c.dead_letters ?? dash;
       const queues = Array.isArray(c.queues) ? c.queues : [];
-      if (!queues.length) { queueBody.replaceChildren(emptyRow(4, 'No queues yet')); return; }
+      if (!queues.length) { queueBody.replaceChildren(emptyRow(5, 'No queues yet')); return; }
       syncRows(queueBody, queues, (q) => q.name, (q) => JSON.stringify(q), (q) => {
         const age = q.oldest_pending_age_ms;
-        return h('tr', null,
+        return h('tr', { 'data-queue': q.name },
           h('td', null, h('code', null, q.name)),
-          h('td', { class: 'num' }, q.length ?? dash),
+          h('td', { class: 'num' }, q.lag ?? dash),
           h('td', { class: 'num' }, q.pending ?? dash),
-          h('td', { class: 'num' + (age > 60000 ? ' stale' : '') }, age === null || age === undefined ? dash : fmtDur(age)));
+          h('td', { class: 'num' + (age > 60000 ? ' stale' : '') }, age === null || age === undefined ? dash : fmtDur(age)),
+          h('td', { class: 'num opt-sm' }, q.length ?? dash));
       });
     }
 
@@ -1170,7 +1170,7 @@
       const res = await act(btn, () => api(`/jobs/${enc(job.id)}/trigger`, { method: 'POST', body: {} }));
       if (!res) return;
       const d = res.data || {};
-      const runId = d.id || d.run_id || (d.run && d.run.id);
+      const runId = d.id || (d.run && d.run.id);
       toast('Triggered ' + job.name + (runId ? ': run ' + shortId(runId) : ''));
       if (runId) location.hash = '#/runs/' + enc(runId);
       else refresh().catch(() => {});
@@ -1197,13 +1197,14 @@
       const res = await act(btn, () => api(`/jobs/${enc(job.id)}/backfill`, { method: 'POST', body }));
       if (!res) return;
       const d = res.data || {};
-      const list = Array.isArray(d) ? d : d.ticks || d.items || d.runs || d.fires || [];
+      // The reply: {dry_run, count, ticks: [instant], runs: [run id, one per tick]}.
+      const list = Array.isArray(d.ticks) ? d.ticks : [];
+      const runs = Array.isArray(d.runs) ? d.runs : [];
       const n = d.count ?? list.length;
       out.replaceChildren(
         h('p', null, dry ? `${n} tick${n === 1 ? '' : 's'} in that range (dry run, nothing queued).` : `${n} run${n === 1 ? '' : 's'} queued.`),
-        list.length ? h('ol', { class: 'preview-list' }, list.slice(0, 20).map((t) => {
-          const at = typeof t === 'string' ? t : t.scheduled_at || t.at;
-          const id = typeof t === 'object' ? t.id || t.run_id : null;
+        list.length ? h('ol', { class: 'preview-list' }, list.slice(0, 20).map((at, i) => {
+          const id = runs[i] || null;
           return h('li', null, id ? h('a', { href: '#/runs/' + enc(id) }, timeEl(at)) : timeEl(at));
         }), list.length > 20 ? h('li', { class: 'muted' }, `and ${list.length - 20} more`) : null) : null);
       if (!dry) refreshRuns().catch(() => {});
@@ -1502,7 +1503,7 @@
     async function refresh() {
       try {
         const { data } = await api('/runs/' + enc(runId));
-        render(data.run && !data.id ? data.run : data);
+        render(data);
       } catch (e) {
         if (e.status === 404) {
           head.replaceChildren(pageHead('Run not found', 'It may not be recorded yet; this page keeps looking.', null, [h('a', { href: '#/jobs' }, 'Jobs')]));

@@ -1,87 +1,51 @@
-//! The dashboard in a real headless Chromium: sign in, see a job listed, read
-//! its definition, trigger it and watch the run succeed without a reload,
-//! pause it, and see the engine's error for an invalid schedule in the edit
-//! form. Screenshots of every page land in `target/dashboard-screenshots/`.
+//! The dashboard in a real headless Chromium against a real `chime api` and
+//! `chime executor` (fresh database, own Redis prefix): sign in, see a job
+//! listed, read its definition, trigger it and watch the run succeed without
+//! a reload, pause it, and see the engine's error for an invalid schedule in
+//! the edit form. Screenshots of every page land in
+//! `target/dashboard-screenshots/`.
 //!
-//! The `/api/v1` endpoints come from `fake_api` until the real API is merged
-//! into this branch; only [`start_dashboard`] knows that, so moving to a
-//! `chime api` process changes that function and nothing else.
-
-mod fake_api;
+//! No scheduler runs: manual runs and backfills need none, and the overview
+//! shows that no scheduler holds the lease.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::harness::{Browser, eventually};
-use fake_api::{READ_TOKEN, WRITE_TOKEN};
+use crate::harness::{ApiServer, Browser, Chime, Client, eventually};
 
-/// A dashboard and API being served for one test; stops on drop.
+/// A token that may read.
+const READ_TOKEN: &str = "reader-0123456789";
+/// A token that may read and change.
+const WRITE_TOKEN: &str = "writer-0123456789";
+
+/// A dashboard and API being served for one test, with an executor; both
+/// processes stop on drop.
 struct Dashboard {
     /// `http://127.0.0.1:{port}`, no trailing slash.
     base_url: String,
-    fake: fake_api::Shared,
-    server: tokio::task::JoinHandle<()>,
+    server: ApiServer,
+    executor: Chime,
+    /// A client with the write token.
+    api: Client,
 }
 
-impl Drop for Dashboard {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-/// Serves the dashboard router and the API on a random port.
+/// Starts `chime api` with a read and a write token, and one executor.
 async fn start_dashboard() -> Dashboard {
-    let fake: fake_api::Shared = Arc::new(Mutex::new(fake_api::FakeState::default()));
-    fake_api::seed(&fake);
-    let app = chime_api::dashboard::router().merge(fake_api::router(fake.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binding a port for the dashboard");
-    let base_url = format!("http://{}", listener.local_addr().expect("bound address"));
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .await
-            .expect("serving the dashboard");
-    });
+    let server = ApiServer::start(&[
+        &format!("read:{READ_TOKEN}"),
+        &format!("write:{WRITE_TOKEN}"),
+    ])
+    .await;
+    let executor = server.executor(&[]);
+    let api = server.client(Some(WRITE_TOKEN));
     Dashboard {
-        base_url,
-        fake,
+        base_url: server.base.clone(),
         server,
+        executor,
+        api,
     }
-}
-
-/// One JSON request to the API with a bearer token.
-async fn api(method: Method, url: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let req = Request::builder()
-        .method(method)
-        .uri(url)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(
-            body.map(|b| b.to_string()).unwrap_or_default(),
-        )))
-        .expect("a well-formed request");
-    let res = client.request(req).await.expect("the API answers");
-    let status = res.status();
-    let bytes = res
-        .into_body()
-        .collect()
-        .await
-        .expect("reading the reply")
-        .to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -99,27 +63,53 @@ async fn dashboard_end_to_end() {
     let dash = start_dashboard().await;
     let shots = screenshot_dir();
     let base = &dash.base_url;
+    let api = &dash.api;
 
-    // A job made through the API, as a user would.
-    let (status, job) = api(
-        Method::POST,
-        &format!("{base}/api/v1/jobs"),
-        WRITE_TOKEN,
-        Some(json!({
+    // Jobs made through the API, as a user would: the one under test, one
+    // that fails (for history and the overview's failures), one to delete.
+    let job = api
+        .create_job(&json!({
             "name": "nightly-report",
             "schedule": "0 30 2 * * *",
             "timezone": "Europe/Berlin",
-            "target": {"type": "shell", "command": ["/usr/bin/env", "report", "--yesterday"], "env": {}, "cwd": null},
+            "target": {"type": "shell", "command": ["sh", "-c", "echo preparing report for yesterday; sleep 2; echo wrote /srv/reports/daily.csv"], "env": {}, "cwd": null},
+            "retry": {"max_attempts": 1},
             "labels": {"team": "billing"},
             "description": "Builds yesterday's report",
-        })),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{job}");
-    let job_id = job["id"]
+        }))
+        .await
+        .expect(201);
+    let job_id = job.body["id"]
         .as_str()
         .expect("a created job has an id")
         .to_owned();
+    let flaky = api
+        .create_job(&json!({
+        "name": "flaky-webhook",
+        "schedule": "*/2 * * * *",
+        "paused": true,
+        "target": {"type": "shell", "command": ["sh", "-c", "echo 'upstream said 502' >&2; exit 3"]},
+        "retry": {"max_attempts": 1},
+    }))
+    .await
+    .expect(201);
+    let flaky_id = flaky.body["id"].as_str().expect("an id").to_owned();
+    api.create_job(&json!({
+        "name": "cache-warmup",
+        "schedule": "@hourly",
+        "target": {"type": "shell", "command": ["true"]},
+    }))
+    .await
+    .expect(201);
+    for _ in 0..2 {
+        let run = api.trigger("flaky-webhook", None).await.expect(202);
+        let id = run.body["id"].as_str().expect("a run id").to_owned();
+        eventually(WAIT, "the flaky run to fail", || {
+            let id = id.clone();
+            async move { (api.get_run(&id).await.body["state"] == "failed").then_some(()) }
+        })
+        .await;
+    }
 
     let browser = Browser::start().await;
 
@@ -142,6 +132,10 @@ async fn dashboard_end_to_end() {
     browser
         .wait_for("[data-testid=run-strip][aria-label^='Last']", WAIT)
         .await;
+    // The failing job's latest run shows in its row.
+    browser
+        .wait_for_text(&format!("tr[data-job-id='{flaky_id}']"), "failed", WAIT)
+        .await;
     browser.screenshot_full(&shots.join("jobs.png")).await;
 
     // Job page: the definition.
@@ -153,7 +147,7 @@ async fn dashboard_end_to_end() {
         .await;
     for want in [
         "Europe/Berlin",
-        "/usr/bin/env report --yesterday",
+        "sh -c echo preparing report",
         "Builds yesterday's report",
         "team:billing",
     ] {
@@ -174,9 +168,13 @@ async fn dashboard_end_to_end() {
         "actions are disabled for a read-only token"
     );
     browser.screenshot(&shots.join("job-read-only.png")).await;
+    let manual = api
+        .list_runs(&[("job", "nightly-report")])
+        .await
+        .expect(200);
     assert_eq!(
-        dash.fake.lock().expect("fake state").calls,
-        ["POST /jobs"],
+        manual.body["items"],
+        json!([]),
         "a read-only token changed nothing"
     );
 
@@ -212,7 +210,10 @@ async fn dashboard_end_to_end() {
         .await;
     assert_eq!(same, json!("yes"), "the run page updated without a reload");
     let url = browser.current_url().await;
-    assert!(url.contains("#/runs/"), "{url}");
+    let run_id = url
+        .rsplit_once("#/runs/")
+        .map(|(_, id)| id.to_owned())
+        .unwrap_or_else(|| panic!("not on a run page: {url}"));
     browser
         .wait_for_text("#run-stdout", "wrote /srv/reports/daily.csv", WAIT)
         .await;
@@ -220,14 +221,15 @@ async fn dashboard_end_to_end() {
         .wait_for_text("#run-timeline", "Finished", WAIT)
         .await;
     assert!(timeline.contains("after started"), "{timeline}");
-    assert!(
-        dash.fake
-            .lock()
-            .expect("fake state")
-            .calls
-            .contains(&format!("POST /jobs/{job_id}/trigger")),
-        "the button called the trigger endpoint"
+    let executor_id = browser.wait_for_text("#run-executor", "", WAIT).await;
+    let run = api.get_run(&run_id).await.expect(200);
+    assert_eq!(
+        (run.body["trigger"].as_str(), run.body["job_id"].as_str()),
+        (Some("manual"), Some(job_id.as_str())),
+        "the button called the trigger endpoint: {}",
+        run.body
     );
+    assert_eq!(run.body["executor_id"].as_str(), Some(executor_id.as_str()));
     browser.screenshot_full(&shots.join("run.png")).await;
 
     // Pause with a reason.
@@ -242,15 +244,9 @@ async fn dashboard_end_to_end() {
         .await;
     browser.wait_for("#resume-btn", WAIT).await;
     browser.screenshot(&shots.join("job-paused.png")).await;
-    let (_, stored) = api(
-        Method::GET,
-        &format!("{base}/api/v1/jobs/{job_id}"),
-        READ_TOKEN,
-        None,
-    )
-    .await;
-    assert_eq!(stored["paused"], json!(true), "{stored}");
-    assert_eq!(stored["paused_reason"], json!("upstream maintenance"));
+    let stored = api.get_job(&job_id).await.expect(200);
+    assert_eq!(stored.body["paused"], json!(true), "{}", stored.body);
+    assert_eq!(stored.body["paused_reason"], json!("upstream maintenance"));
 
     // The edit form previews fires as you type and shows the engine's error.
     browser.click_css("#edit-btn").await;
@@ -324,14 +320,15 @@ async fn dashboard_end_to_end() {
         .await;
     // The form's default range is the last 24 hours: 720 ticks of `*/2 * * * *`.
     assert!(listed.starts_with("720 ticks"), "{listed}");
-    let (_, backfilled) = api(
-        Method::GET,
-        &format!("{base}/api/v1/runs?job=flaky-webhook&trigger=backfill"),
-        READ_TOKEN,
-        None,
-    )
-    .await;
-    assert_eq!(backfilled["items"], json!([]), "a dry run queues nothing");
+    let backfilled = api
+        .list_runs(&[("job", "flaky-webhook"), ("trigger", "backfill")])
+        .await
+        .expect(200);
+    assert_eq!(
+        backfilled.body["items"],
+        json!([]),
+        "a dry run queues nothing"
+    );
 
     // Delete, after a confirmation.
     browser.goto(&format!("{base}/#/jobs/cache-warmup")).await;
@@ -349,11 +346,12 @@ async fn dashboard_end_to_end() {
         .wait_for_text("#job-table", "nightly-report", WAIT)
         .await;
     assert!(!table.contains("cache-warmup"), "{table}");
+    api.get_job("cache-warmup").await.expect(404);
 
     // Overview and executors render what the API reports.
     browser.goto(&format!("{base}/#/")).await;
     browser
-        .wait_for_text("#leader-card", "scheduler-a-4242", WAIT)
+        .wait_for_text("#leader-card", "no leader", WAIT)
         .await;
     browser.wait_for("#runs-chart", WAIT).await;
     browser
@@ -362,13 +360,22 @@ async fn dashboard_end_to_end() {
     browser
         .wait_for_text("#hour-counts", "succeeded", WAIT)
         .await;
+    browser.wait_for_text("#executors-up", "1", WAIT).await;
+    // Every run was taken: nothing waits in the default queue.
+    let queue = browser
+        .wait_for_text("tr[data-queue='default']", "default", WAIT)
+        .await;
+    assert!(
+        queue.starts_with("default\t0\t0") || queue.starts_with("default 0 0"),
+        "{queue:?}"
+    );
     browser.screenshot_full(&shots.join("overview.png")).await;
 
     browser.goto(&format!("{base}/#/executors")).await;
     let executors = browser
-        .wait_for_text("#executor-table", "worker-1", WAIT)
+        .wait_for_text("#executor-table", &executor_id, WAIT)
         .await;
-    assert!(executors.contains("worker-3"), "{executors}");
+    assert!(executors.contains("default"), "{executors}");
     browser.screenshot(&shots.join("executors.png")).await;
 
     // A phone-sized window still shows the jobs.
@@ -378,4 +385,6 @@ async fn dashboard_end_to_end() {
         .wait_for_text("#job-table", "nightly-report", WAIT)
         .await;
     browser.screenshot(&shots.join("jobs-phone.png")).await;
+    drop(dash.executor);
+    drop(dash.server);
 }
