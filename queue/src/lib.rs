@@ -5,6 +5,10 @@
 
 pub mod changes;
 pub mod connection;
+pub mod emit;
 mod error;
+pub mod lease;
+pub mod promote;
+pub mod trim;
 
 pub use error::QueueError;
