@@ -2,6 +2,8 @@
 //! trimming against a real Redis (`CHIME_TEST_REDIS_URL`, default the local
 //! one), each test under a key prefix of its own.
 
+#![allow(clippy::unwrap_used)]
+
 use chime_core::Keys;
 use chime_core::keys::EXECUTOR_GROUP;
 use chime_core::wire::Control;
