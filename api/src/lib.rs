@@ -1,1 +1,4 @@
-//! Chime's REST API, dashboard and recorder. Not built yet: see ARCHITECTURE.md.
+//! Chime's REST API, dashboard and recorder.
+
+pub mod recorder;
+pub mod retention;

@@ -175,6 +175,14 @@ impl Schedule {
                 anchor,
                 interval_ms,
             } => {
+                // Fires fall on whole seconds, as for cron: counting from the
+                // next whole second keeps a sub-millisecond fraction past a
+                // fire from being lost to millisecond truncation.
+                let before = if before.nanosecond() == 0 {
+                    before
+                } else {
+                    truncate_to_second(before) + chrono::Duration::seconds(1)
+                };
                 let elapsed = (before - *anchor).num_milliseconds();
                 if elapsed <= *interval_ms {
                     return None;

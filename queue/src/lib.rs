@@ -10,5 +10,6 @@ mod error;
 pub mod lease;
 pub mod promote;
 pub mod trim;
+pub mod results_reader;
 
 pub use error::QueueError;

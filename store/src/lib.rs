@@ -5,6 +5,7 @@
 
 mod error;
 pub mod jobs;
+pub mod runs;
 
 pub use error::StoreError;
 pub use jobs::StoredJob;

@@ -73,11 +73,7 @@ fn bad_settings_stop_before_anything_starts_and_name_the_setting() {
 
 #[tokio::test]
 async fn migrate_applies_the_schema_to_an_empty_database_and_is_idempotent() {
-    let db = TestDb::create().await;
-    sqlx::query("DROP TABLE jobs, job_versions, runs, run_attempts, _sqlx_migrations")
-        .execute(&db.pool)
-        .await
-        .expect("emptying the database");
+    let db = TestDb::create_empty().await;
     for _ in 0..2 {
         // Global flags stand after the subcommand too.
         let out = run(&["migrate", "--database-url", &db.url]);

@@ -2,6 +2,11 @@
 //! Postgres. Each test gets a database and a Redis key prefix of its own
 //! (see `harness`), so tests run in parallel and never meet user data.
 
+// Tests unwrap freely: a failure is a panic with the cause either way.
+#![allow(clippy::unwrap_used)]
+
 mod harness;
 
 mod cli;
+mod recorder;
+mod tidy;

@@ -324,7 +324,8 @@ fn parse_special(field: Field, upper: &str) -> Result<Option<String>, String> {
                 }
                 return Ok(Some(format!("{value}#{nth_value}")));
             }
-            if upper.contains('W') {
+            // Only a trailing W is the nearest-weekday mark; `WED` is a name.
+            if upper.ends_with('W') {
                 return Err(format!(
                     "'{upper}' is not valid here; W belongs to day-of-month"
                 ));

@@ -730,6 +730,25 @@ fn names_are_case_insensitive() {
             "2026-01-11T00:00:00Z",
         ],
     );
+    // WED holds a W, which is no nearest-weekday mark here.
+    check(
+        "0 0 * * wed",
+        "UTC",
+        "2026-01-01T00:00:00Z",
+        &["2026-01-07T00:00:00Z", "2026-01-14T00:00:00Z"],
+    );
+    check(
+        "0 0 * * SUN-WED",
+        "UTC",
+        "2026-01-01T00:00:00Z",
+        &[
+            "2026-01-04T00:00:00Z",
+            "2026-01-05T00:00:00Z",
+            "2026-01-06T00:00:00Z",
+            "2026-01-07T00:00:00Z",
+            "2026-01-11T00:00:00Z",
+        ],
+    );
     check(
         "0 0 * * Mon-Fri",
         "UTC",
@@ -1627,15 +1646,16 @@ mod props {
         })
     }
 
-    /// A zone and an instant in 2000-2040: half of them within two days of
-    /// one of the zone's offset changes, where the interesting cases live.
+    /// A zone and an instant in 2000-2040: most of them up to a day and a
+    /// half before one of the zone's offset changes, where the interesting
+    /// cases live.
     fn zone_and_instant() -> impl Strategy<Value = (usize, DateTime<Utc>)> {
         (
             0..ZONES.len(),
-            any::<bool>(),
+            prop::bool::weighted(0.75),
             any::<prop::sample::Index>(),
             FROM..UNTIL,
-            -2 * 86_400i64..2 * 86_400,
+            -36 * 3600i64..2 * 3600,
             prop_oneof![Just(0u32), 0..1_000_000_000u32],
         )
             .prop_map(|(zone, near, pick, uniform, delta, nanos)| {
@@ -1773,8 +1793,10 @@ mod props {
         dow_star: bool,
     }
 
+    /// Mostly arbitrary expressions, and as many again aimed at DST: single
+    /// or few times in the hours where zones change (00-03, 23), on any day.
     fn expr() -> impl Strategy<Value = Expr> {
-        (
+        let any_time = (
             any::<bool>(),
             plain(0, 59),
             plain(0, 59),
@@ -1782,8 +1804,28 @@ mod props {
             dom(),
             month(),
             dow(),
-        )
-            .prop_map(|(with_seconds, second, minute, hour, dom, month, dow)| {
+        );
+        let single =
+            |min: u32, max: u32| (min..=max).prop_map(|v| (v.to_string(), BTreeSet::from([v])));
+        let change_hours = prop_oneof![
+            3 => prop::sample::select(vec![0u32, 1, 2, 2, 2, 3, 23]).prop_map(|h| (h.to_string(), BTreeSet::from([h]))),
+            1 => (0..=3u32, 0..=3u32).prop_map(|(a, b)| {
+                let (a, b) = (a.min(b), a.max(b));
+                (format!("{a}-{b}"), (a..=b).collect())
+            }),
+        ];
+        let star = |min: u32, max: u32| ("*".to_owned(), (min..=max).collect::<BTreeSet<u32>>());
+        let around_changes = (
+            any::<bool>(),
+            prop_oneof![3 => single(0, 59), 1 => plain(0, 59)],
+            prop_oneof![3 => single(0, 59), 1 => plain(0, 59)],
+            change_hours,
+            prop_oneof![4 => Just(("*".to_owned(), Dom::Set((1..=31).collect()))), 1 => dom()],
+            prop_oneof![4 => Just(star(1, 12)), 1 => month()],
+            prop_oneof![4 => Just(("*".to_owned(), Dow::Set((0..=6).collect()))), 1 => dow()],
+        );
+        prop_oneof![any_time, around_changes].prop_map(
+            |(with_seconds, second, minute, hour, dom, month, dow)| {
                 let second = if with_seconds {
                     second
                 } else {
@@ -1811,7 +1853,8 @@ mod props {
                     month: month.1,
                     dow: dow.1,
                 }
-            })
+            },
+        )
     }
 
     fn days_in_month(year: i32, month: u32) -> u32 {

@@ -26,6 +26,15 @@ fn with_database(url: &str, name: &str) -> String {
 impl TestDb {
     /// Creates `chime_test_<random>` and applies the migrations.
     pub async fn create() -> TestDb {
+        let db = TestDb::create_empty().await;
+        chime_store::migrate(&db.pool)
+            .await
+            .expect("migrating the test database");
+        db
+    }
+
+    /// Creates `chime_test_<random>` with no tables.
+    pub async fn create_empty() -> TestDb {
         let admin_url = admin_url();
         let mut admin = match PgConnection::connect(&admin_url).await {
             Ok(conn) => conn,

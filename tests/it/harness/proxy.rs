@@ -39,6 +39,8 @@ impl TcpProxy {
                     }
                     let target = target.clone();
                     let mut cut_rx = cut_rx.clone();
+                    // Only cuts after this connection was opened close it.
+                    cut_rx.borrow_and_update();
                     tokio::spawn(async move {
                         let Ok(mut outbound) = TcpStream::connect(&target).await else {
                             return;
