@@ -9,7 +9,7 @@ pub mod emit;
 mod error;
 pub mod lease;
 pub mod promote;
-pub mod trim;
 pub mod results_reader;
+pub mod trim;
 
 pub use error::QueueError;
