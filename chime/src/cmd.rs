@@ -1,4 +1,6 @@
 //! One module per subcommand; each turns settings into a component's `run`.
 
+pub(crate) mod bench;
 pub(crate) mod migrate;
 pub(crate) mod schedule;
+pub(crate) mod scheduler;

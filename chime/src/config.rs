@@ -19,6 +19,8 @@ pub(crate) struct Settings {
     pub(crate) listen: String,
     pub(crate) api_tokens: Vec<String>,
     pub(crate) node_id: String,
+    /// `[scheduler]` of the settings file; flags of `chime scheduler` override it.
+    pub(crate) scheduler: chime_scheduler::SchedulerConfig,
 }
 
 /// Where Postgres is.
@@ -51,6 +53,7 @@ struct FileSettings {
     listen: Option<String>,
     api_tokens: Option<Vec<String>>,
     node_id: Option<String>,
+    scheduler: Option<chime_scheduler::SchedulerConfig>,
 }
 
 impl Settings {
@@ -128,6 +131,7 @@ impl Settings {
             listen,
             api_tokens,
             node_id,
+            scheduler: file.scheduler.unwrap_or_default(),
         })
     }
 }

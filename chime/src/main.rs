@@ -5,6 +5,7 @@
 mod cli;
 mod cmd;
 mod config;
+mod signals;
 mod telemetry;
 
 use clap::Parser;
@@ -30,6 +31,10 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Migrate => cmd::migrate::run(&settings).await,
             Command::Schedule(args) => cmd::schedule::run(args),
+            Command::Scheduler(args) => {
+                cmd::scheduler::run(&settings, args, signals::shutdown_token()).await
+            }
+            Command::Bench(command) => cmd::bench::run(&settings, command).await,
         }
     });
     match result {

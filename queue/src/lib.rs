@@ -7,6 +7,7 @@ pub mod changes;
 pub mod connection;
 pub mod emit;
 mod error;
+pub mod inspect;
 pub mod lease;
 pub mod promote;
 pub mod results_reader;

@@ -262,7 +262,7 @@ impl Emitter {
             Update::ResyncAbort => self.engine.abort_resync(),
             Update::Job(id, current) => {
                 tracing::debug!(job_id = %id, deleted = current.is_none(), "job changed");
-                self.engine.change(id, current, now);
+                self.engine.change(id, current.map(|job| *job), now);
                 let jobs = self.engine.len();
                 self.status.send_modify(|s| s.jobs = jobs);
             }
@@ -404,8 +404,7 @@ impl Emitter {
         let engine = &self.engine;
         let keys = &self.keys;
         let conn = &self.conn;
-        let results: Vec<(Vec<Batch>, i64, Result<Vec<TickOutcome>, QueueError>)> =
-            futures::stream::iter(chunks.into_iter().map(|chunk| {
+        let results: Vec<Sent> = futures::stream::iter(chunks.into_iter().map(|chunk| {
                 let now = now_ms();
                 let mut ticks = Vec::with_capacity(chunk.len());
                 for batch in &chunk {
@@ -540,6 +539,9 @@ impl Emitter {
         }
     }
 }
+
+/// One script call's batches, its "now", and what the script answered.
+type Sent = (Vec<Batch>, i64, Result<Vec<TickOutcome>, QueueError>);
 
 /// Wall-clock milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> i64 {

@@ -451,7 +451,7 @@ impl Engine {
             self.cap,
         );
         if plan.unreported {
-            tracing::warn!(
+            tracing::debug!(
                 job_id = %id,
                 cap = self.cap,
                 "more late ticks than the catch-up cap; the oldest are skipped without a result each"

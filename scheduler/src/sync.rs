@@ -28,7 +28,7 @@ pub(crate) enum Update {
     /// It failed half way; remove nothing.
     ResyncAbort,
     /// A job changed: its current row, `None` when deleted.
-    Job(Uuid, Option<StoredJob>),
+    Job(Uuid, Option<Box<StoredJob>>),
 }
 
 /// Waits until Redis answers and returns the newest changes id.
@@ -155,7 +155,11 @@ async fn follow_once(
                     continue;
                 }
             };
-            if tx.send(Update::Job(change.job_id, current)).await.is_err() {
+            if tx
+                .send(Update::Job(change.job_id, current.map(Box::new)))
+                .await
+                .is_err()
+            {
                 return Ok(());
             }
         }
