@@ -9,4 +9,5 @@ mod harness;
 
 mod cli;
 mod recorder;
+mod scheduler;
 mod tidy;
