@@ -136,4 +136,8 @@ pub(crate) struct BenchEmitArgs {
     /// How long to measure sustained emission, in seconds.
     #[arg(long, default_value_t = 5)]
     pub(crate) seconds: u64,
+    /// Give every job this jitter, spreading emission over the second(s)
+    /// after each tick; lateness is then also reported against the due time.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) jitter_s: u64,
 }

@@ -50,9 +50,11 @@ pub struct EmitTick {
     pub mode: TickMode,
     /// The `wire::Event` JSON; empty for [`TickMode::Missed`].
     pub event: String,
-    /// The `wire::RunResult` JSON written instead of the event: the `skipped`
-    /// result for [`TickMode::Forbid`], the `missed` one for
-    /// [`TickMode::Missed`]; empty otherwise.
+    /// The `wire::RunResult` JSON written instead of the event: the `missed`
+    /// one for [`TickMode::Missed`]; for [`TickMode::Forbid`] the `skipped`
+    /// one, or empty to have the script build it from the event (the
+    /// event's `run_id`, `job_id`, `job_version`, `attempt`, `trigger` and
+    /// `scheduled_at`, `finished_at` = now); empty otherwise.
     pub result: String,
 }
 

@@ -395,3 +395,60 @@ async fn trimming_keeps_unread_and_pending_entries() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_skipped_result_is_built_from_the_event_when_none_is_given() {
+    use chime_core::wire::{Event, RunResult, WIRE_VERSION};
+    use chime_core::{RunState, Trigger};
+    let (mut conn, keys) = setup().await;
+    let lease = lead(&mut conn, &keys, "a").await;
+    let job = uuid::Uuid::now_v7();
+    let event = Event {
+        v: WIRE_VERSION,
+        run_id: uuid::Uuid::now_v7(),
+        job_id: job,
+        job_name: "j".into(),
+        job_version: 4,
+        trigger: Trigger::Schedule,
+        scheduled_at: 1_798_761_600_000,
+        emitted_at: 1_798_761_600_003,
+        attempt: 1,
+        deadline: None,
+        timeout_s: 60,
+        target: serde_json::from_str(r#"{"type":"shell","command":["true"]}"#).unwrap(),
+        retry: Default::default(),
+        queue: "default".into(),
+        epoch: lease.epoch(),
+    };
+    let now = 1_798_761_600_005;
+    conn.zadd(keys.running(&job.to_string()), "live", now + 10_000)
+        .await
+        .unwrap();
+    let tick = EmitTick {
+        job_id: job.to_string(),
+        tick_ms: event.scheduled_at,
+        queue: "default".into(),
+        mode: TickMode::Forbid,
+        event: serde_json::to_string(&event).unwrap(),
+        result: String::new(),
+    };
+    let out = emit_ticks(&mut conn, &keys, &lease, now, &[tick])
+        .await
+        .unwrap();
+    assert_eq!(out, [TickOutcome::Skipped]);
+    let results = stream(&mut conn, &keys.results()).await;
+    let skipped: RunResult = serde_json::from_str(&results[0]).expect("a wire::RunResult");
+    assert_eq!(skipped.state, RunState::Skipped);
+    assert_eq!(
+        (
+            skipped.run_id,
+            skipped.job_id,
+            skipped.job_version,
+            skipped.attempt
+        ),
+        (event.run_id, job, 4, 1)
+    );
+    assert_eq!(skipped.trigger, Trigger::Schedule);
+    assert_eq!(skipped.scheduled_at, event.scheduled_at);
+    assert_eq!(skipped.finished_at, Some(now));
+}

@@ -113,8 +113,13 @@ pub(crate) async fn campaign(
             }
             Ok(Ok(Campaign::Held { remaining_ms, .. })) => {
                 // Try again right when the lease can expire, and at least
-                // once per renewal interval.
-                Duration::from_millis(remaining_ms.clamp(0, i64::MAX) as u64 + 1).min(renew_every)
+                // once per renewal interval (a lease without expiry, -1,
+                // is someone's mistake: poll it at that pace too).
+                if remaining_ms < 0 {
+                    renew_every
+                } else {
+                    Duration::from_millis(remaining_ms as u64 + 1).min(renew_every)
+                }
             }
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "campaign failed; retrying");

@@ -329,7 +329,11 @@ impl Emitter {
         match result {
             Ok(()) => {}
             Err(QueueError::LeaseLost) => {
-                tracing::warn!(node_id = %self.node_id, epoch = handle.lease().epoch(), "lease lost: a write was refused");
+                if handle.is_valid() {
+                    tracing::warn!(node_id = %self.node_id, epoch = handle.lease().epoch(), "lease lost: a write was refused");
+                }
+                // Otherwise the campaign gave the lease up (shutdown) or saw
+                // it expire, and says so itself.
                 self.step_down();
             }
             Err(err) => {

@@ -23,3 +23,10 @@ mod timers;
 
 pub use config::{ConfigError, SchedulerConfig};
 pub use emitter::{SchedulerDeps, Status, run};
+
+/// How long after its tick a job with `jitter_s` emits the tick at
+/// `tick_ms` (ms, in `[0, jitter_s * 1000)`), deterministically: for
+/// previews and for measuring lateness against the due time.
+pub fn jitter_delay_ms(job_id: uuid::Uuid, tick_ms: i64, jitter_s: u64) -> i64 {
+    jitter::delay_ms(job_id, tick_ms, jitter_s)
+}

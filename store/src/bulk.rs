@@ -65,3 +65,14 @@ pub async fn insert_jobs(
     }
     Ok(())
 }
+
+/// Sets every job's creation instant (where its first tick is counted
+/// from), for a benchmark that loads its jobs first and decides when their
+/// schedules start afterwards, before any scheduler has read them.
+pub async fn set_created_at(pool: &PgPool, at: DateTime<Utc>) -> Result<u64, StoreError> {
+    let done = sqlx::query("UPDATE jobs SET created_at = $1, updated_at = $1")
+        .bind(at)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
