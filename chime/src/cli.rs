@@ -68,6 +68,16 @@ pub(crate) enum Command {
     /// Measure Chime on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Serve the REST API on --listen.
+    Api(ApiArgs),
+}
+
+/// Arguments of `chime api`.
+#[derive(Debug, Args)]
+pub(crate) struct ApiArgs {
+    /// Do not apply pending database migrations at start.
+    #[arg(long)]
+    pub(crate) no_migrate: bool,
 }
 
 /// `chime schedule ...`

@@ -21,6 +21,10 @@ pub(crate) struct Settings {
     pub(crate) node_id: String,
     /// `[scheduler]` of the settings file; flags of `chime scheduler` override it.
     pub(crate) scheduler: chime_scheduler::SchedulerConfig,
+    /// `[recorder]` of the settings file.
+    pub(crate) recorder: chime_api::recorder::RecorderConfig,
+    /// `[retention]` of the settings file.
+    pub(crate) retention: chime_api::retention::RetentionConfig,
 }
 
 /// Where Postgres is.
@@ -54,6 +58,10 @@ struct FileSettings {
     api_tokens: Option<Vec<String>>,
     node_id: Option<String>,
     scheduler: Option<chime_scheduler::SchedulerConfig>,
+    #[serde(default)]
+    recorder: chime_api::recorder::RecorderConfig,
+    #[serde(default)]
+    retention: chime_api::retention::RetentionConfig,
 }
 
 impl Settings {
@@ -132,6 +140,8 @@ impl Settings {
             api_tokens,
             node_id,
             scheduler: file.scheduler.unwrap_or_default(),
+            recorder: file.recorder,
+            retention: file.retention,
         })
     }
 }

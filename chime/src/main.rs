@@ -26,14 +26,16 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        // Ctrl-C and SIGTERM cancel this token; every component stops on it.
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let _signals = signals::cancel_on_signal(shutdown.clone());
         let settings = config::Settings::load(&cli.global)?;
         settings.log_effective();
         match cli.command {
             Command::Migrate => cmd::migrate::run(&settings).await,
             Command::Schedule(args) => cmd::schedule::run(args),
-            Command::Scheduler(args) => {
-                cmd::scheduler::run(&settings, args, signals::shutdown_token()).await
-            }
+            Command::Api(args) => cmd::api::run(&settings, args, shutdown).await,
+            Command::Scheduler(args) => cmd::scheduler::run(&settings, args, shutdown).await,
             Command::Bench(command) => cmd::bench::run(&settings, command).await,
         }
     });

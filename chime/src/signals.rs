@@ -1,41 +1,45 @@
-//! Signals: ctrl-c and SIGTERM cancel one root token that every component's
-//! `run` watches, so each stops cleanly (the scheduler releases its lease).
+//! Signals: Ctrl-C and SIGTERM cancel the root [`CancellationToken`], and
+//! every component winds down from there.
 
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// A token cancelled by the first ctrl-c or SIGTERM. A second signal is
-/// left to the default handler only in the sense that the process is
-/// already shutting down; components bound their own shutdown time.
-pub(crate) fn shutdown_token() -> CancellationToken {
-    let token = CancellationToken::new();
-    let cancel = token.clone();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutdown requested");
-        cancel.cancel();
-    });
-    token
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+/// Cancels `token` on the first Ctrl-C or SIGTERM. The watcher stops when
+/// the returned guard is dropped.
+pub(crate) fn cancel_on_signal(token: CancellationToken) -> SignalGuard {
+    let task = tokio::spawn(async move {
+        let ctrl_c = async {
+            if let Err(err) = tokio::signal::ctrl_c().await {
+                tracing::warn!(error = %err, "cannot listen for ctrl-c");
+                std::future::pending::<()>().await;
+            }
+        };
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
                 }
             }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for SIGTERM; ctrl-c only");
-                let _ = tokio::signal::ctrl_c().await;
-            }
+        };
+        tokio::select! {
+            _ = ctrl_c => tracing::info!("ctrl-c: shutting down"),
+            _ = terminate => tracing::info!("SIGTERM: shutting down"),
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        token.cancel();
+    });
+    SignalGuard(task)
+}
+
+/// Owns the signal watcher task; aborts it on drop, so it never outlives
+/// `main`'s work.
+pub(crate) struct SignalGuard(JoinHandle<()>);
+
+impl Drop for SignalGuard {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -22,6 +22,7 @@ pub const MAX_BACKOFF_MS: u64 = 86_400_000;
 pub const MAX_LABELS: usize = 64;
 
 /// A job definition as a user writes it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobSpec {
@@ -68,6 +69,7 @@ pub struct JobSpec {
 
 /// Retry policy: attempts in all (the first included) and exponential
 /// backoff with full jitter between them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicy {
@@ -105,6 +107,7 @@ impl RetryPolicy {
 }
 
 /// What happens when a tick comes while an earlier run is still going.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OverlapPolicy {
@@ -130,6 +133,7 @@ impl OverlapPolicy {
 
 /// Catch-up: ticks missed while no leader emitted (a failover, a restart, a
 /// paused job resumed).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Catchup {
@@ -151,6 +155,7 @@ impl Default for Catchup {
 }
 
 /// Which missed ticks are fired late.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CatchupPolicy {

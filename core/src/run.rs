@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Where a run is in its life. `queued -> running -> succeeded | failed |
 /// timed_out | cancelled`; also `skipped` (overlap), `missed` (past its
 /// starting deadline or skipped by catch-up), `retrying` and `dead`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {

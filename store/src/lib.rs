@@ -9,7 +9,7 @@ pub mod jobs;
 pub mod runs;
 
 pub use error::StoreError;
-pub use jobs::StoredJob;
+pub use jobs::{LatestRun, ListFilter, ListedJob, StoredJob, Upserted};
 
 use std::time::Duration;
 

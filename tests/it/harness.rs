@@ -6,12 +6,16 @@
 // Not every test module uses every tool, and the set grows with the suite.
 #![allow(dead_code, unused_imports, unreachable_pub)]
 
+mod browser;
+mod client;
 mod db;
 mod process;
 mod proxy;
 mod redis_server;
 mod wait;
 
+pub use browser::{Browser, Element};
+pub use client::{ApiServer, Body, Client, Reply};
 pub use db::TestDb;
 pub use process::{Chime, chime_command};
 pub use proxy::TcpProxy;

@@ -7,7 +7,10 @@
 
 mod harness;
 
+mod api;
+mod bad_input;
 mod cli;
+mod dashboard;
 mod recorder;
 mod scheduler;
 mod tidy;

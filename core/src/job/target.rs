@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{FieldError, validate_token};
 
 /// What a run does.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Target {
@@ -20,6 +21,7 @@ pub enum Target {
 }
 
 /// Run a program: argv, with no shell unless argv asks for one.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShellTarget {
@@ -34,6 +36,7 @@ pub struct ShellTarget {
 }
 
 /// Make an HTTP request and check its status.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpTarget {
@@ -54,6 +57,7 @@ pub struct HttpTarget {
 }
 
 /// Append a payload to `{prefix}:events:{stream}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventTarget {
