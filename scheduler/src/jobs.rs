@@ -10,13 +10,13 @@
 //! tick overtaking it.
 
 mod schedules;
+mod spec;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use chime_core::{JobSpec, Schedule};
 use chime_store::StoredJob;
 use chrono::DateTime;
 use uuid::Uuid;
@@ -24,16 +24,17 @@ use uuid::Uuid;
 use crate::catchup::{self, Late};
 use crate::jitter;
 use crate::timers::Timers;
-use schedules::Schedules;
+use schedules::{Parsed, Schedules};
+use spec::Queues;
+pub(crate) use spec::Spec;
 
 /// One cached job.
 #[derive(Debug)]
 pub(crate) struct Job {
-    /// The definition, without labels and description (the scheduler needs
-    /// neither, and a million jobs should fit in little memory).
-    pub(crate) spec: Arc<JobSpec>,
+    /// What emission needs of the definition.
+    pub(crate) spec: Spec,
     /// The parsed schedule, shared between jobs with the same expression.
-    schedule: Arc<Schedule>,
+    schedule: Arc<Parsed>,
     /// The definition version.
     pub(crate) version: i64,
     /// Creation instant (ms): a new job's first tick is the first after it.
@@ -77,9 +78,12 @@ pub(crate) struct Batch {
 /// The cache and the state machine.
 #[derive(Debug)]
 pub(crate) struct Engine {
-    jobs: HashMap<Uuid, Job>,
+    /// Boxed: the map's buckets stay small (a map of a million entries has
+    /// two million buckets).
+    jobs: HashMap<Uuid, Box<Job>>,
     timers: Timers,
     schedules: Schedules,
+    queues: Queues,
     leading: bool,
     term: u64,
     needs_cursor: VecDeque<Uuid>,
@@ -99,6 +103,7 @@ impl Engine {
             jobs: HashMap::new(),
             timers: Timers::default(),
             schedules: Schedules::default(),
+            queues: Queues::default(),
             leading: false,
             term: 0,
             needs_cursor: VecDeque::new(),
@@ -116,7 +121,7 @@ impl Engine {
     }
 
     pub(crate) fn job(&self, id: &Uuid) -> Option<&Job> {
-        self.jobs.get(id)
+        self.jobs.get(id).map(|job| &**job)
     }
 
     // ---- keeping the cache current ----
@@ -157,6 +162,7 @@ impl Engine {
         }
         self.touched.clear();
         self.schedules.purge_unused();
+        self.queues.purge_unused();
         gone.len()
     }
 
@@ -189,7 +195,11 @@ impl Engine {
                 return;
             }
         }
-        let schedule = match self.schedules.get(&stored.spec, stored.created_at) {
+        let schedule = match self.schedules.get(
+            &stored.spec.schedule,
+            &stored.spec.timezone,
+            stored.created_at,
+        ) {
             Ok(schedule) => schedule,
             Err(err) => {
                 tracing::warn!(job_id = %id, error = %err, "job has an invalid schedule; ignoring it");
@@ -197,10 +207,7 @@ impl Engine {
                 return;
             }
         };
-        let mut spec = stored.spec;
-        spec.labels.clear();
-        spec.description = None;
-        let spec = Arc::new(spec);
+        let spec = Spec::new(stored.spec, &mut self.queues);
         let Some(job) = self.jobs.get_mut(&id) else {
             let slot = if self.leading && !spec.paused {
                 self.needs_cursor.push_back(id);
@@ -210,7 +217,7 @@ impl Engine {
             };
             self.jobs.insert(
                 id,
-                Job {
+                Box::new(Job {
                     spec,
                     schedule,
                     version: stored.version,
@@ -220,13 +227,13 @@ impl Engine {
                     slot,
                     generation: 0,
                     replan_from_now: false,
-                },
+                }),
             );
             return;
         };
         let was_paused = job.spec.paused;
         let schedule_changed =
-            job.spec.schedule != spec.schedule || job.spec.timezone != spec.timezone;
+            job.schedule.expr != schedule.expr || job.schedule.timezone != schedule.timezone;
         job.spec = spec;
         job.schedule = schedule;
         job.version = stored.version;
@@ -443,7 +450,7 @@ impl Engine {
         let jitter_ms = (job.spec.jitter_s as i64).saturating_mul(1000);
         let late_until = now_ms - self.grace_ms - jitter_ms;
         let plan = catchup::plan(
-            &job.schedule,
+            &job.schedule.schedule,
             job.spec.catchup,
             cursor_ms,
             late_until,
@@ -476,7 +483,7 @@ impl Engine {
             return;
         };
         let after = DateTime::from_timestamp_millis(after_ms).unwrap_or_default();
-        match job.schedule.next_after(after) {
+        match job.schedule.schedule.next_after(after) {
             Some(tick) => {
                 let tick_ms = tick.timestamp_millis();
                 let due_ms = tick_ms + jitter::delay_ms(id, tick_ms, job.spec.jitter_s);

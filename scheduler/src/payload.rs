@@ -3,18 +3,19 @@
 
 use chime_core::job::OverlapPolicy;
 use chime_core::wire::{Event, RunResult, WIRE_VERSION};
-use chime_core::{JobId, JobSpec, RunId, RunState, Trigger};
+use chime_core::{JobId, RunId, RunState, Trigger};
 use chime_queue::emit::{EmitTick, TickMode};
 use chrono::DateTime;
 use uuid::Uuid;
 
 use crate::catchup::{Late, MissReason};
+use crate::jobs::Spec;
 
 /// What the emit script needs for one tick of a job at `version`.
 pub(crate) fn tick(
     job_id: Uuid,
     version: i64,
-    spec: &JobSpec,
+    spec: &Spec,
     late: Late,
     now_ms: i64,
     epoch: u64,
@@ -52,7 +53,7 @@ pub(crate) fn tick(
                 v: WIRE_VERSION,
                 run_id,
                 job_id,
-                job_name: spec.name.clone(),
+                job_name: spec.name.to_string(),
                 job_version: version,
                 trigger: Trigger::Schedule,
                 scheduled_at: tick_ms,
@@ -64,7 +65,7 @@ pub(crate) fn tick(
                 timeout_s: spec.timeout_s,
                 target: spec.target.clone(),
                 retry: spec.retry,
-                queue: spec.queue.clone(),
+                queue: spec.queue.to_string(),
                 epoch,
             };
             let event = serde_json::to_string(&event)?;
@@ -80,7 +81,7 @@ pub(crate) fn tick(
     Ok(EmitTick {
         job_id: job_id.to_string(),
         tick_ms,
-        queue: spec.queue.clone(),
+        queue: spec.queue.to_string(),
         mode,
         event,
         result,
@@ -135,12 +136,10 @@ mod tests {
 
     use super::*;
 
-    fn spec(overlap: OverlapPolicy) -> JobSpec {
-        JobSpec {
-            name: "report".to_owned(),
-            schedule: "* * * * *".to_owned(),
-            timezone: "UTC".to_owned(),
-            queue: "billing".to_owned(),
+    fn spec(overlap: OverlapPolicy) -> Spec {
+        Spec {
+            name: "report".into(),
+            queue: "billing".into(),
             target: Target::Shell(ShellTarget {
                 command: vec!["true".to_owned()],
                 env: Default::default(),
@@ -153,8 +152,6 @@ mod tests {
             starting_deadline_s: Some(30),
             jitter_s: 0,
             paused: false,
-            labels: Default::default(),
-            description: None,
         }
     }
 

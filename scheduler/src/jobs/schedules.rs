@@ -6,34 +6,50 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chime_core::{JobSpec, Schedule, ScheduleError};
+use chime_core::{Schedule, ScheduleError};
 use chrono::{DateTime, Utc};
+
+/// A parsed schedule with the text it came from (edits compare the text).
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    pub(crate) schedule: Schedule,
+    pub(crate) expr: String,
+    pub(crate) timezone: String,
+}
 
 #[derive(Debug, Default)]
 pub(super) struct Schedules {
-    shared: HashMap<(String, String), Arc<Schedule>>,
+    shared: HashMap<(String, String), Arc<Parsed>>,
 }
 
 impl Schedules {
     pub(super) fn get(
         &mut self,
-        spec: &JobSpec,
+        expr: &str,
+        timezone: &str,
         created_at: DateTime<Utc>,
-    ) -> Result<Arc<Schedule>, ScheduleError> {
-        let expr = spec.schedule.trim();
+    ) -> Result<Arc<Parsed>, ScheduleError> {
+        let parse = || -> Result<Arc<Parsed>, ScheduleError> {
+            Ok(Arc::new(Parsed {
+                schedule: Schedule::parse(expr, timezone, created_at)?,
+                expr: expr.to_owned(),
+                timezone: timezone.to_owned(),
+            }))
+        };
         let anchored = expr
+            .trim()
             .get(..6)
             .is_some_and(|head| head.eq_ignore_ascii_case("@every"));
         if anchored {
-            return Ok(Arc::new(Schedule::parse(expr, &spec.timezone, created_at)?));
+            return parse();
         }
-        let key = (expr.to_owned(), spec.timezone.clone());
-        if let Some(schedule) = self.shared.get(&key) {
-            return Ok(schedule.clone());
+        let key = (expr.to_owned(), timezone.to_owned());
+        if let Some(parsed) = self.shared.get(&key) {
+            return Ok(parsed.clone());
         }
-        let schedule = Arc::new(Schedule::parse(expr, &spec.timezone, created_at)?);
-        self.shared.insert(key, schedule.clone());
-        Ok(schedule)
+        let parsed = parse()?;
+        self.shared.insert(key, parsed.clone());
+        Ok(parsed)
     }
 
     /// Drops schedules no job uses any more.

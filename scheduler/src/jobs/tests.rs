@@ -111,7 +111,10 @@ fn a_new_job_fires_from_its_creation_on_and_the_cache_is_slim() {
     let ids = engine.take_needs_cursor(10);
     engine.cursors_loaded(&[(ids[0], None)], ms(created) + 20);
     let cached = engine.job(&ids[0]).unwrap();
-    assert!(cached.spec.labels.is_empty() && cached.spec.description.is_none());
+    assert_eq!(
+        (&*cached.spec.name, &*cached.spec.queue),
+        ("job-1", "default")
+    );
     let items = drive(&mut engine, ms(created), ms(utc(2027, 1, 1, 0, 0, 30)));
     assert_eq!(
         items,
