@@ -77,6 +77,7 @@ async fn measure(
     let lead = Duration::from_millis(3000 + (n as u64) * 30 / 1000);
     let created_at = Utc::now() + chrono::Duration::from_std(lead)?;
     chime_store::bulk::set_created_at(pool, created_at).await?;
+    chime_store::bulk::analyze(pool).await?;
 
     let prefix = format!("chime-bench-{}", Uuid::new_v4().simple());
     let keys = Keys::new(prefix.clone());
@@ -128,7 +129,13 @@ async fn measure(
     chime_queue::inspect::delete_prefix(&mut conn, &prefix).await?;
     let stats = stats?;
 
-    let expected = n / period as usize * args.seconds as usize;
+    // Job i fires at seconds s with s % period == i % period.
+    let expected: usize = (0..args.seconds as i64)
+        .map(|k| {
+            let phase = ((start_ms / 1000 + k) % period as i64) as usize;
+            n / period as usize + usize::from(phase < n % period as usize)
+        })
+        .sum();
     out += &format!(
         "window: {} s, {} ticks expected, {} emitted, {} missing, {} duplicates\n",
         args.seconds,
