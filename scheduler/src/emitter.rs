@@ -23,6 +23,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::campaign::{self, CampaignCtx, LeaseHandle};
+use crate::catchup::Late;
 use crate::jobs::{Batch, Engine};
 use crate::sync::{self, Update};
 use crate::{SchedulerConfig, payload};
@@ -258,6 +259,7 @@ impl Emitter {
                     s.jobs = jobs;
                     s.loaded = true;
                 });
+                metrics::gauge!("chime_scheduler_jobs").set(jobs as f64);
             }
             Update::ResyncAbort => self.engine.abort_resync(),
             Update::Job(id, current) => {
@@ -265,6 +267,7 @@ impl Emitter {
                 self.engine.change(id, current.map(|job| *job), now);
                 let jobs = self.engine.len();
                 self.status.send_modify(|s| s.jobs = jobs);
+                metrics::gauge!("chime_scheduler_jobs").set(jobs as f64);
             }
         }
     }
@@ -277,6 +280,8 @@ impl Emitter {
                 self.engine.take_over();
                 self.retry_at = None;
                 self.status.send_modify(|s| s.epoch = Some(epoch));
+                metrics::gauge!("chime_scheduler_leader").set(1.0);
+                metrics::gauge!("chime_scheduler_epoch").set(epoch as f64);
             }
             None => self.step_down(),
         }
@@ -289,6 +294,7 @@ impl Emitter {
         }
         self.engine.step_down();
         self.status.send_modify(|s| s.epoch = None);
+        metrics::gauge!("chime_scheduler_leader").set(0.0);
     }
 
     fn next_wake(&self) -> Instant {
@@ -445,6 +451,12 @@ impl Emitter {
         for (chunk, now, result) in results {
             match result {
                 Ok(outcomes) => {
+                    let late = metrics::histogram!("chime_scheduler_emit_lateness_seconds");
+                    for item in chunk.iter().flat_map(|b| &b.items) {
+                        if let Late::Emit(tick_ms) = item {
+                            late.record((now - tick_ms).max(0) as f64 / 1000.0);
+                        }
+                    }
                     for outcome in outcomes {
                         let slot = match outcome {
                             TickOutcome::Emitted | TickOutcome::Replaced => 0,
@@ -474,6 +486,14 @@ impl Emitter {
             s.missed += counts[2];
             s.duplicates += counts[3];
         });
+        for (outcome, n) in ["emitted", "skipped", "missed", "duplicate"]
+            .into_iter()
+            .zip(counts)
+        {
+            if n > 0 {
+                metrics::counter!("chime_scheduler_ticks_total", "outcome" => outcome).increment(n);
+            }
+        }
         match failure {
             Some(err) => Err(err),
             None => Ok(()),
@@ -515,6 +535,7 @@ impl Emitter {
                 .filter(|p| *p)
                 .count() as u64;
             self.status.send_modify(|s| s.promoted += done);
+            metrics::counter!("chime_scheduler_promoted_total").increment(done);
             if members.len() < LIMIT || promotions.is_empty() {
                 return Ok(());
             }

@@ -47,6 +47,11 @@ impl Setup {
 
     /// A scheduler replica with a 1 s lease and `extra` flags.
     fn scheduler(&self, node: &str, extra: &[&str]) -> Chime {
+        self.scheduler_with_ttl(node, "1000", extra)
+    }
+
+    /// A scheduler replica with a lease of `ttl_ms`.
+    fn scheduler_with_ttl(&self, node: &str, ttl_ms: &str, extra: &[&str]) -> Chime {
         let mut args = vec![
             "scheduler",
             "--database-url",
@@ -58,7 +63,7 @@ impl Setup {
             "--node-id",
             node,
             "--lease-ttl-ms",
-            "1000",
+            ttl_ms,
         ];
         args.extend_from_slice(extra);
         Chime::spawn(&args)
@@ -701,4 +706,90 @@ async fn delayed_runs_are_promoted_and_one_shots_fire_once() {
     .await;
     let by_job = ticks_by_job(&s.events("default").await);
     assert_eq!(by_job[&shot], [shot_at]);
+}
+
+#[tokio::test]
+async fn sigterm_hands_leadership_over_long_before_the_lease_would_expire() {
+    let mut s = Setup::new(redis_url()).await;
+    s.add_job("job", "* * * * * *", CatchupPolicy::All).await;
+    // A 10 s lease: a takeover within a few seconds can only come from the release.
+    let mut procs = vec![
+        ("a".to_owned(), s.scheduler_with_ttl("a", "10000", &[])),
+        ("b".to_owned(), s.scheduler_with_ttl("b", "10000", &[])),
+    ];
+    let first = eventually(Duration::from_secs(20), "a leader emitting", || {
+        let mut conn = s.conn.clone();
+        let keys = s.keys.clone();
+        async move {
+            let leader = lease::current(&mut conn, &keys).await.unwrap()?;
+            (conn.xlen(keys.queue("default")).await.unwrap() > 0).then_some(leader)
+        }
+    })
+    .await;
+    let i = index_of(&procs, &first.node_id);
+    procs[i].1.signal("TERM");
+    let termed_at = now_ms();
+    let status = eventually(Duration::from_secs(5), "the old leader to exit", || {
+        let status = procs[i].1.try_wait();
+        async move { status }
+    })
+    .await;
+    assert!(status.success(), "exit status {status:?}");
+    assert!(procs[i].1.output().contains("released the lease"));
+    let second = eventually(Duration::from_secs(5), "the standby to lead", || {
+        let mut conn = s.conn.clone();
+        let keys = s.keys.clone();
+        async move {
+            lease::current(&mut conn, &keys)
+                .await
+                .unwrap()
+                .filter(|l| l.epoch > first.epoch)
+        }
+    })
+    .await;
+    // Within one renewal interval (a third of the ttl) of the release.
+    let events = eventually(
+        Duration::from_secs(5),
+        "the new leader's first emission",
+        || {
+            let mut conn = s.conn.clone();
+            let key = s.keys.queue("default");
+            async move {
+                let page = inspect::read_page(&mut conn, &key, "-", 100_000)
+                    .await
+                    .unwrap();
+                page.iter()
+                    .filter(|(_, json)| json.contains(&format!("\"epoch\":{}", second.epoch)))
+                    .map(|(id, _)| inspect::entry_ms(id).unwrap())
+                    .min()
+            }
+        },
+    )
+    .await;
+    assert!(
+        events - termed_at < 3334 + 500,
+        "took {} ms after SIGTERM",
+        events - termed_at
+    );
+    assert_exactly_once_without_gaps(&s.events("default").await);
+}
+
+#[test]
+fn bad_scheduler_settings_stop_it_before_it_starts() {
+    for (args, field) in [
+        (&["--lease-ttl-ms", "500"][..], "lease_ttl_ms"),
+        (
+            &["--lease-ttl-ms", "1000", "--renew-interval-ms", "600"][..],
+            "renew_interval_ms",
+        ),
+    ] {
+        let out = crate::harness::chime_command()
+            .arg("scheduler")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(field), "stderr: {stderr}");
+    }
 }
