@@ -5,3 +5,4 @@ pub(crate) mod bench;
 pub(crate) mod executor;
 pub(crate) mod migrate;
 pub(crate) mod schedule;
+pub(crate) mod scheduler;

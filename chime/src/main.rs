@@ -39,6 +39,7 @@ fn main() -> std::process::ExitCode {
             Command::Schedule(args) => cmd::schedule::run(args),
             Command::Api(args) => cmd::api::run(&settings, args, shutdown).await,
             Command::Executor(args) => cmd::executor::run(&settings, args, shutdown).await,
+            Command::Scheduler(args) => cmd::scheduler::run(&settings, args, shutdown).await,
             Command::Bench(command) => cmd::bench::run(&settings, command, shutdown).await,
         }
     });

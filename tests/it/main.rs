@@ -13,4 +13,5 @@ mod cli;
 mod dashboard;
 mod executor;
 mod recorder;
+mod scheduler;
 mod tidy;
