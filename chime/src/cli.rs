@@ -65,6 +65,8 @@ pub(crate) enum Command {
     /// Run a scheduler replica: campaign for leadership and, while leading,
     /// emit due ticks to the queue streams. Run any number of them.
     Scheduler(SchedulerArgs),
+    /// Scheduler, executor, API and recorder in one process, for a laptop.
+    Dev(crate::cmd::dev::DevArgs),
     /// Serve the REST API on --listen.
     Api(ApiArgs),
     /// Claim and run events from queues; needs only Redis.
