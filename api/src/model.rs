@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::schedules::Schedules;
 
-pub(crate) use cluster::{Cluster, Executor, ExecutorList, QueueStatus};
+pub(crate) use cluster::{Cluster, Executor, ExecutorList, Leader, QueueStatus};
 pub(crate) use run::{
     BackfillReply, BackfillRequest, CancelReply, CancelRequest, Run, RunList, RunListItem,
     TriggerReply, TriggerRequest,

@@ -62,11 +62,16 @@ pub(crate) enum Command {
     /// Work with schedule expressions.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Run a scheduler replica: campaign for leadership and, while leading,
+    /// emit due ticks to the queue streams. Run any number of them.
+    Scheduler(SchedulerArgs),
+    /// Scheduler, executor, API and recorder in one process, for a laptop.
+    Dev(crate::cmd::dev::DevArgs),
     /// Serve the REST API on --listen.
     Api(ApiArgs),
     /// Claim and run events from queues; needs only Redis.
     Executor(crate::cmd::executor::ExecutorArgs),
-    /// Measure Chime's components against the configured Redis.
+    /// Measure Chime on this machine.
     #[command(subcommand)]
     Bench(crate::cmd::bench::BenchCommand),
 }
@@ -101,4 +106,43 @@ pub(crate) struct ScheduleNextArgs {
     /// Start after this RFC 3339 instant instead of now; also the `@every` anchor.
     #[arg(long)]
     pub(crate) after: Option<String>,
+}
+
+/// Arguments of `chime scheduler`; each overrides `[scheduler]` of the settings file.
+#[derive(Debug, Args)]
+pub(crate) struct SchedulerArgs {
+    /// Leader lease time-to-live in ms (at least 1000) [default: 3000]
+    #[arg(long)]
+    pub(crate) lease_ttl_ms: Option<u64>,
+    /// Lease renewal interval in ms, below half the ttl [default: ttl / 3]
+    #[arg(long)]
+    pub(crate) renew_interval_ms: Option<u64>,
+    /// Full reload of job definitions from Postgres every so many ms [default: 30000]
+    #[arg(long)]
+    pub(crate) resync_interval_ms: Option<u64>,
+    /// Most ticks per job emitted (and most reported missed) in one catch-up [default: 1000]
+    #[arg(long)]
+    pub(crate) catchup_cap: Option<usize>,
+    /// Do not apply database migrations at start.
+    #[arg(long)]
+    pub(crate) no_migrate: bool,
+}
+
+/// Arguments of `chime bench emit`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchEmitArgs {
+    /// How many jobs.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) jobs: usize,
+    /// Each job fires every this many seconds (a divisor of 60), the jobs
+    /// spread evenly over the seconds, so N / period ticks fall due each second.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) period_s: u32,
+    /// How long to measure sustained emission, in seconds.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) seconds: u64,
+    /// Give every job this jitter, spreading emission over the second(s)
+    /// after each tick; lateness is then also reported against the due time.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) jitter_s: u64,
 }

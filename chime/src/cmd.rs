@@ -2,6 +2,8 @@
 
 pub(crate) mod api;
 pub(crate) mod bench;
+pub(crate) mod dev;
 pub(crate) mod executor;
 pub(crate) mod migrate;
 pub(crate) mod schedule;
+pub(crate) mod scheduler;

@@ -19,6 +19,8 @@ pub(crate) struct Settings {
     pub(crate) listen: String,
     pub(crate) api_tokens: Vec<String>,
     pub(crate) node_id: String,
+    /// `[scheduler]` of the settings file; flags of `chime scheduler` override it.
+    pub(crate) scheduler: chime_scheduler::SchedulerConfig,
     /// `[recorder]` of the settings file.
     pub(crate) recorder: chime_api::recorder::RecorderConfig,
     /// `[retention]` of the settings file.
@@ -55,6 +57,7 @@ struct FileSettings {
     listen: Option<String>,
     api_tokens: Option<Vec<String>>,
     node_id: Option<String>,
+    scheduler: Option<chime_scheduler::SchedulerConfig>,
     #[serde(default)]
     recorder: chime_api::recorder::RecorderConfig,
     #[serde(default)]
@@ -136,6 +139,7 @@ impl Settings {
             listen,
             api_tokens,
             node_id,
+            scheduler: file.scheduler.unwrap_or_default(),
             recorder: file.recorder,
             retention: file.retention,
         })

@@ -38,7 +38,9 @@ fn main() -> std::process::ExitCode {
             Command::Migrate => cmd::migrate::run(&settings).await,
             Command::Schedule(args) => cmd::schedule::run(args),
             Command::Api(args) => cmd::api::run(&settings, args, shutdown).await,
+            Command::Dev(args) => cmd::dev::run(&settings, args, shutdown).await,
             Command::Executor(args) => cmd::executor::run(&settings, args, shutdown).await,
+            Command::Scheduler(args) => cmd::scheduler::run(&settings, args, shutdown).await,
             Command::Bench(command) => cmd::bench::run(&settings, command, shutdown).await,
         }
     });

@@ -101,6 +101,12 @@ impl Keys {
     pub fn events(&self, stream: &str) -> String {
         format!("{}:events:{stream}", self.prefix)
     }
+
+    /// `{p}:leader:since`: when the current leader took the lease (ms), set
+    /// with the lease; meaningful only while `{p}:leader` exists.
+    pub fn leader_since(&self) -> String {
+        format!("{}:leader:since", self.prefix)
+    }
 }
 
 impl Default for Keys {

@@ -8,6 +8,7 @@ use chime_core::keys::EXECUTOR_GROUP;
 use redis::AsyncTypedCommands;
 
 use crate::QueueError;
+use crate::inspect::entry_ms;
 
 /// One queue as `GET /cluster` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,22 +27,12 @@ pub struct QueueFigures {
     pub lag: Option<u64>,
 }
 
-/// The names in `{prefix}:queues`, sorted.
-pub async fn queue_names<C>(conn: &mut C, keys: &Keys) -> Result<Vec<String>, QueueError>
-where
-    C: redis::aio::ConnectionLike + Send + Sync,
-{
-    let mut names: Vec<String> = conn.smembers(keys.queues()).await?.into_iter().collect();
-    names.sort();
-    Ok(names)
-}
-
 /// The figures of every queue in `{prefix}:queues`, by name.
 pub async fn queues<C>(conn: &mut C, keys: &Keys) -> Result<Vec<QueueFigures>, QueueError>
 where
     C: redis::aio::ConnectionLike + Send + Sync,
 {
-    let names = queue_names(conn, keys).await?;
+    let names = crate::trim::queues(conn, keys).await?;
     if names.is_empty() {
         return Ok(Vec::new());
     }
@@ -146,24 +137,8 @@ where
     Ok(seconds * 1000 + micros / 1000)
 }
 
-/// The millisecond part of a stream entry id (`ms-seq`).
-fn entry_ms(entry_id: &str) -> Option<i64> {
-    entry_id.split_once('-').and_then(|(ms, _)| ms.parse().ok())
-}
-
 /// A server error that only says the stream or the group does not exist.
 fn is_missing(err: &redis::RedisError) -> bool {
     err.code() == Some("NOGROUP")
         || (err.code() == Some("ERR") && err.to_string().contains("no such key"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::entry_ms;
-
-    #[test]
-    fn entry_ids_carry_their_millisecond() {
-        assert_eq!(entry_ms("1700000000123-4"), Some(1_700_000_000_123));
-        assert_eq!(entry_ms("garbage"), None);
-    }
 }

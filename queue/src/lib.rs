@@ -8,11 +8,16 @@ pub mod cluster;
 pub mod connection;
 pub mod consume;
 pub mod control;
+pub mod emit;
 pub mod enqueue;
 mod error;
 pub mod events;
+pub mod inspect;
+pub mod lease;
+pub mod promote;
 pub mod registry;
 pub mod report;
 pub mod results_reader;
+pub mod trim;
 
 pub use error::QueueError;

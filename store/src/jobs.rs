@@ -123,12 +123,14 @@ pub async fn list_live_page(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<StoredJob>, StoreError> {
+    // `id > $1` alone (nil for the first page) keeps the primary key range
+    // scan in Postgres's generic plan; `$1 IS NULL OR id > $1` made each
+    // page a full scan and sort, quadratic over a million jobs.
     let sql = format!(
-        "SELECT {COLUMNS} FROM jobs WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR id > $1) \
-         ORDER BY id LIMIT $2"
+        "SELECT {COLUMNS} FROM jobs WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2"
     );
     sqlx::query(AssertSqlSafe(sql))
-        .bind(after)
+        .bind(after.unwrap_or(Uuid::nil()))
         .bind(limit)
         .fetch_all(pool)
         .await?

@@ -3,6 +3,7 @@
 //! Postgres is the source of truth for what jobs exist and what ran. This
 //! crate owns every SQL statement; callers see typed repositories.
 
+pub mod bulk;
 mod error;
 pub mod jobs;
 pub mod runs;

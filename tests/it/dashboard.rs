@@ -1,12 +1,13 @@
-//! The dashboard in a real headless Chromium against a real `chime api` and
-//! `chime executor` (fresh database, own Redis prefix): sign in, see a job
+//! The dashboard in a real headless Chromium against a real `chime api`,
+//! `chime executor` and `chime scheduler` (fresh database, own Redis
+//! prefix): sign in, see a job
 //! listed, read its definition, trigger it and watch the run succeed without
 //! a reload, pause it, and see the engine's error for an invalid schedule in
 //! the edit form. Screenshots of every page land in
 //! `target/dashboard-screenshots/`.
 //!
-//! No scheduler runs: manual runs and backfills need none, and the overview
-//! shows that no scheduler holds the lease.
+//! Manual runs and backfills need no scheduler; it runs so the overview has
+//! a leader to show.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,18 +21,23 @@ const READ_TOKEN: &str = "reader-0123456789";
 /// A token that may read and change.
 const WRITE_TOKEN: &str = "writer-0123456789";
 
-/// A dashboard and API being served for one test, with an executor; both
-/// processes stop on drop.
+/// A dashboard and API being served for one test, with an executor and a
+/// scheduler; the processes stop on drop.
 struct Dashboard {
     /// `http://127.0.0.1:{port}`, no trailing slash.
     base_url: String,
     server: ApiServer,
     executor: Chime,
+    scheduler: Chime,
     /// A client with the write token.
     api: Client,
 }
 
-/// Starts `chime api` with a read and a write token, and one executor.
+/// The scheduler's node id, shown as the leader.
+const SCHEDULER: &str = "scheduler-dash-1";
+
+/// Starts `chime api` with a read and a write token, one executor and one
+/// scheduler.
 async fn start_dashboard() -> Dashboard {
     let server = ApiServer::start(&[
         &format!("read:{READ_TOKEN}"),
@@ -39,11 +45,13 @@ async fn start_dashboard() -> Dashboard {
     ])
     .await;
     let executor = server.executor(&[]);
+    let scheduler = server.scheduler(SCHEDULER);
     let api = server.client(Some(WRITE_TOKEN));
     Dashboard {
         base_url: server.base.clone(),
         server,
         executor,
+        scheduler,
         api,
     }
 }
@@ -350,9 +358,8 @@ async fn dashboard_end_to_end() {
 
     // Overview and executors render what the API reports.
     browser.goto(&format!("{base}/#/")).await;
-    browser
-        .wait_for_text("#leader-card", "no leader", WAIT)
-        .await;
+    browser.wait_for_text("#leader-card", SCHEDULER, WAIT).await;
+    browser.wait_for_text("#leader-epoch", "1", WAIT).await;
     browser.wait_for("#runs-chart", WAIT).await;
     browser
         .wait_for_text("#recent-failures", "flaky-webhook", WAIT)
@@ -385,6 +392,7 @@ async fn dashboard_end_to_end() {
         .wait_for_text("#job-table", "nightly-report", WAIT)
         .await;
     browser.screenshot(&shots.join("jobs-phone.png")).await;
+    drop(dash.scheduler);
     drop(dash.executor);
     drop(dash.server);
 }

@@ -14,4 +14,5 @@ mod dashboard;
 mod executor;
 mod recorder;
 mod runs;
+mod scheduler;
 mod tidy;

@@ -4,11 +4,12 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use chime_queue::{cluster, results_reader};
+use chime_queue::{cluster, lease, results_reader};
+use chrono::DateTime;
 
 use crate::auth::{Access, Reads};
 use crate::error::{ApiError, ErrorReply};
-use crate::model::{Cluster, QueueStatus};
+use crate::model::{Cluster, Leader, QueueStatus, instant};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -33,16 +34,24 @@ pub(crate) async fn overview(
     _access: Access<Reads>,
     State(state): State<AppState>,
 ) -> Result<axum::Json<Cluster>, ApiError> {
-    let (queues, results_backlog, dead_letters) = state
+    let (leader, queues, results_backlog, dead_letters) = state
         .on_redis(|mut conn, keys| async move {
+            let leader = lease::current(&mut conn, &keys).await?;
             let queues = cluster::queues(&mut conn, &keys).await?;
             let backlog = results_reader::backlog(&mut conn, &keys).await?;
             let dead = cluster::dead_letters(&mut conn, &keys).await?;
-            Ok((queues, backlog, dead))
+            Ok((leader, queues, backlog, dead))
         })
         .await?;
     Ok(axum::Json(Cluster {
-        leader: None,
+        leader: leader.map(|info| Leader {
+            node_id: info.node_id,
+            epoch: info.epoch,
+            since: info
+                .since_ms
+                .and_then(DateTime::from_timestamp_millis)
+                .map(instant),
+        }),
         queues: queues
             .into_iter()
             .map(|q| QueueStatus {

@@ -86,6 +86,22 @@ impl ApiServer {
         Chime::spawn(&all)
     }
 
+    /// A `chime scheduler` named `node_id` on this server's database, Redis
+    /// and prefix; killed on drop.
+    pub fn scheduler(&self, node_id: &str) -> Chime {
+        Chime::spawn(&[
+            "scheduler",
+            "--database-url",
+            &self.db.url,
+            "--redis-url",
+            &self.redis_url,
+            "--prefix",
+            &self.prefix,
+            "--node-id",
+            node_id,
+        ])
+    }
+
     /// A client sending `token` as a bearer token, or none.
     pub fn client(&self, token: Option<&str>) -> Client {
         // The package's reqwest has rustls without a crypto provider (the

@@ -87,6 +87,22 @@ async fn the_cluster_shows_queues_backlog_and_dead_letters() {
     );
     assert!(empty["leader"].is_null(), "no scheduler runs: {empty}");
 
+    // A scheduler takes the lease: the cluster names it.
+    let started = chrono::Utc::now();
+    let _scheduler = server.scheduler("scheduler-it-1");
+    let leader = eventually(WAIT, "a leader", || async {
+        let cluster = api.cluster().await.body;
+        (!cluster["leader"].is_null()).then(|| cluster["leader"].clone())
+    })
+    .await;
+    assert_eq!(leader["node_id"], "scheduler-it-1", "{leader}");
+    assert!(leader["epoch"].as_u64() >= Some(1), "{leader}");
+    let since = at(&leader["since"]);
+    assert!(
+        since >= started - chrono::Duration::seconds(1) && since <= chrono::Utc::now(),
+        "{leader}"
+    );
+
     create(&api, &shell_job("slow", "sleep 5")).await;
     let mut spec = shell_job("other", "true");
     spec["queue"] = "reports".into();
