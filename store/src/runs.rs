@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use chime_core::RunState;
 use chime_core::wire::RunResult;
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -280,35 +280,47 @@ pub async fn list(
     cursor: Option<RunCursor>,
     limit: i64,
 ) -> Result<Vec<RunRow>, StoreError> {
-    let states: Vec<String> = filter
-        .states
-        .iter()
-        .map(|s| s.as_str().to_owned())
-        .collect();
-    let rows = sqlx::query_as::<_, RunRow>(
-        "SELECT id, job_id, job_version, trigger, state, attempt, scheduled_at, emitted_at, started_at, \
-             finished_at, executor_id, exit_code, http_status, error, \
+    // Only the conditions in use go into the statement: a generic plan of
+    // `($1 IS NULL OR job_id = $1)` cannot use the job's index, and Postgres
+    // switches to generic plans after five runs of a prepared statement.
+    let mut query = QueryBuilder::<Postgres>::new(
+        "SELECT id, job_id, job_version, trigger, state, attempt, scheduled_at, emitted_at, \
+             started_at, finished_at, executor_id, exit_code, http_status, error, \
              NULL::text AS stdout, NULL::text AS stderr \
-         FROM runs \
-         WHERE ($1::uuid IS NULL OR job_id = $1) \
-           AND (cardinality($2::text[]) = 0 OR state = ANY($2)) \
-           AND ($3::text IS NULL OR trigger = $3) \
-           AND ($4::timestamptz IS NULL OR scheduled_at >= $4) \
-           AND ($5::timestamptz IS NULL OR scheduled_at < $5) \
-           AND ($6::timestamptz IS NULL OR (scheduled_at, id) < ($6, $7)) \
-         ORDER BY scheduled_at DESC, id DESC \
-         LIMIT $8",
-    )
-    .bind(filter.job_id)
-    .bind(&states)
-    .bind(filter.trigger.as_deref())
-    .bind(filter.since)
-    .bind(filter.until)
-    .bind(cursor.map(|c| c.scheduled_at))
-    .bind(cursor.map(|c| c.id))
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+         FROM runs WHERE true",
+    );
+    if let Some(job_id) = filter.job_id {
+        query.push(" AND job_id = ").push_bind(job_id);
+    }
+    if !filter.states.is_empty() {
+        let states: Vec<String> = filter
+            .states
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        query.push(" AND state = ANY(").push_bind(states).push(")");
+    }
+    if let Some(trigger) = &filter.trigger {
+        query.push(" AND trigger = ").push_bind(trigger.clone());
+    }
+    if let Some(since) = filter.since {
+        query.push(" AND scheduled_at >= ").push_bind(since);
+    }
+    if let Some(until) = filter.until {
+        query.push(" AND scheduled_at < ").push_bind(until);
+    }
+    if let Some(cursor) = cursor {
+        query
+            .push(" AND (scheduled_at, id) < (")
+            .push_bind(cursor.scheduled_at)
+            .push(", ")
+            .push_bind(cursor.id)
+            .push(")");
+    }
+    query
+        .push(" ORDER BY scheduled_at DESC, id DESC LIMIT ")
+        .push_bind(limit);
+    let rows = query.build_query_as::<RunRow>().fetch_all(pool).await?;
     Ok(rows)
 }
 
