@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::{WAIT, at, create, shell_job, wait_state};
-use crate::harness::{ApiServer, eventually, redis};
+use crate::harness::{ApiServer, PrivateRedis, TestDb, eventually, redis};
 
 #[tokio::test]
 async fn a_triggered_run_is_queued_at_once_and_an_executor_finishes_it() {
@@ -218,4 +218,42 @@ async fn a_payload_overrides_an_event_target_and_is_refused_for_others() {
         payloads.iter().any(|p| p.contains("request")),
         "{payloads:?}"
     );
+}
+
+#[tokio::test]
+async fn with_redis_down_a_trigger_is_a_503_and_history_says_not_queued() {
+    let mut redis = PrivateRedis::start();
+    let server = ApiServer::start_with(TestDb::create().await, &redis.url(), &[]).await;
+    let api = server.client(None);
+    create(&api, &shell_job("stranded", "true")).await;
+    redis.stop();
+
+    let refused = api.trigger("stranded", None).await.expect(503);
+    assert_eq!(refused.error(), ("unavailable", None));
+    assert_eq!(
+        refused.body["error"]["message"], "redis is unreachable; retry later",
+        "{}",
+        refused.body
+    );
+    // The run was recorded before Redis refused it; it ends `failed`, never
+    // a `queued` run that nobody will run.
+    let runs = api.list_runs(&[("job", "stranded")]).await.expect(200);
+    let items = runs.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{}", runs.body);
+    assert_eq!(items[0]["state"], "failed");
+    assert!(
+        items[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("not queued")),
+        "{}",
+        items[0]
+    );
+    assert_eq!(api.cluster().await.status, 503);
+    assert_eq!(api.executors().await.status, 503);
+
+    redis.restart();
+    eventually(WAIT, "triggers to work again", || async {
+        (api.trigger("stranded", None).await.status == 202).then_some(())
+    })
+    .await;
 }
