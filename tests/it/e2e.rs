@@ -14,6 +14,16 @@ use crate::harness::{
     Chime, Client, TcpProxy, TestDb, eventually, free_port, redis, redis_url, unique_prefix,
 };
 
+/// A run's tick, its emitted, started and finished instants, state and stdout.
+type RunTimes = (
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    String,
+    Option<String>,
+);
+
 /// A job at `schedule` running `echo hello` on `queue`.
 fn echo_job(name: &str, schedule: &str, queue: &str) -> Value {
     json!({
@@ -80,25 +90,19 @@ async fn dev_mode_runs_a_two_second_job_and_records_every_run() {
         .expect(201);
     let job_id: Uuid = job.body["id"].as_str().unwrap().parse().unwrap();
 
-    let rows: Vec<(
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-        Option<DateTime<Utc>>,
-        Option<DateTime<Utc>>,
-        String,
-        Option<String>,
-    )> = eventually(Duration::from_secs(40), "nine succeeded runs", || async {
-        let rows: Vec<_> = sqlx::query_as(
-            "SELECT scheduled_at, emitted_at, started_at, finished_at, state, stdout FROM runs \
+    let rows: Vec<RunTimes> =
+        eventually(Duration::from_secs(40), "nine succeeded runs", || async {
+            let rows: Vec<_> = sqlx::query_as(
+                "SELECT scheduled_at, emitted_at, started_at, finished_at, state, stdout FROM runs \
                  WHERE job_id = $1 AND state = 'succeeded' ORDER BY scheduled_at",
-        )
-        .bind(job_id)
-        .fetch_all(&db.pool)
-        .await
-        .ok()?;
-        (rows.len() >= 9).then_some(rows)
-    })
-    .await;
+            )
+            .bind(job_id)
+            .fetch_all(&db.pool)
+            .await
+            .ok()?;
+            (rows.len() >= 9).then_some(rows)
+        })
+        .await;
     let mut ticks = BTreeSet::new();
     for (scheduled, emitted, started, finished, _, stdout) in &rows {
         assert_eq!(stdout.as_deref(), Some("hello\n"));
