@@ -11,6 +11,7 @@ mod api;
 mod bad_input;
 mod cli;
 mod dashboard;
+mod e2e;
 mod executor;
 mod recorder;
 mod runs;

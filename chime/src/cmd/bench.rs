@@ -2,6 +2,8 @@
 //! bench works under a fresh Redis key prefix (and, where it needs Postgres,
 //! a temporary database) and removes them when it ends.
 
+mod common;
+mod e2e;
 mod emit;
 mod executor;
 
@@ -17,6 +19,9 @@ pub(crate) enum BenchCommand {
     /// load time, time to emit N simultaneous ticks, sustained events/s,
     /// lateness and memory.
     Emit(crate::cli::BenchEmitArgs),
+    /// The full topology as child processes, tick to history: fired,
+    /// missed and duplicate ticks and lateness.
+    E2e(e2e::E2eBenchArgs),
     /// Throughput and pickup latency of one `chime executor` process.
     Executor(executor::ExecutorBenchArgs),
 }
@@ -28,6 +33,7 @@ pub(crate) async fn run(
 ) -> anyhow::Result<()> {
     match command {
         BenchCommand::Emit(args) => emit::run(settings, args).await,
+        BenchCommand::E2e(args) => e2e::run(settings, args).await,
         BenchCommand::Executor(args) => executor::run(settings, args, shutdown).await,
     }
 }

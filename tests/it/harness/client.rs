@@ -104,19 +104,7 @@ impl ApiServer {
 
     /// A client sending `token` as a bearer token, or none.
     pub fn client(&self, token: Option<&str>) -> Client {
-        // The package's reqwest has rustls without a crypto provider (the
-        // executor's `http` targets need TLS, and features unify), so the
-        // test process installs ring as `main` does; an error only means it
-        // is installed already.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        Client {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("building the http client"),
-            base: self.base.clone(),
-            token: token.map(str::to_owned),
-        }
+        Client::new(&self.base, token)
     }
 
     /// The `{prefix}:changes` stream as `(job_id, version, op)`, oldest first.
@@ -151,6 +139,25 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+}
+
+impl Client {
+    /// A client of the API at `base` (`http://host:port`).
+    pub fn new(base: &str, token: Option<&str>) -> Client {
+        // The package's reqwest has rustls without a crypto provider (the
+        // executor's `http` targets need TLS, and features unify), so the
+        // test process installs ring as `main` does; an error only means it
+        // is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Client {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("building the http client"),
+            base: base.to_owned(),
+            token: token.map(str::to_owned),
+        }
+    }
 }
 
 /// A reply: status, headers and the JSON body (`Null` when there is none

@@ -23,10 +23,11 @@ use chime_core::{Catchup, CatchupPolicy, JobSpec, Keys, Target};
 use chime_scheduler::{SchedulerConfig, SchedulerDeps, Status};
 use chrono::Utc;
 use serde::Deserialize;
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::common::{ScratchDb, percentile};
 use crate::cli::BenchEmitArgs;
 use crate::config::Settings;
 
@@ -280,14 +281,6 @@ async fn read_window(
     Ok(window)
 }
 
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
 /// This process's resident memory (KiB), from /proc.
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -300,47 +293,4 @@ fn rss_kib() -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or_default()
-}
-
-/// A database of the bench's own, dropped at the end.
-struct ScratchDb {
-    pool: PgPool,
-    name: String,
-    admin_url: String,
-}
-
-impl ScratchDb {
-    async fn create(admin_url: &str) -> anyhow::Result<ScratchDb> {
-        let name = format!("chime_bench_{}", Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(admin_url)
-            .await
-            .context("connecting to Postgres")?;
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .context("creating a scratch database (does the role have CREATEDB?)")?;
-        let (base, _) = admin_url
-            .rsplit_once('/')
-            .context("the database URL has no database name")?;
-        let url = format!("{base}/{name}");
-        let pool = chime_store::connect_lazy(&url, 8)?;
-        chime_store::migrate(&pool).await?;
-        Ok(ScratchDb {
-            pool,
-            name,
-            admin_url: admin_url.to_owned(),
-        })
-    }
-
-    async fn drop(self) {
-        self.pool.close().await;
-        if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
-            let _ = admin
-                .execute(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    self.name
-                )))
-                .await;
-        }
-    }
 }

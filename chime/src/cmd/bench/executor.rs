@@ -20,6 +20,7 @@ use redis::aio::MultiplexedConnection;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::common::percentile;
 use crate::config::Settings;
 
 /// Flags of `chime bench executor`.
@@ -294,36 +295,9 @@ async fn redis_cpu_secs(conn: &mut MultiplexedConnection) -> anyhow::Result<f64>
         .sum())
 }
 
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 /// Deletes every key under the bench's prefix.
 async fn cleanup(conn: &mut MultiplexedConnection, prefix: &str) {
-    let pattern = format!("{prefix}:*");
-    let mut cursor = 0u64;
-    loop {
-        let scanned: redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1_000)
-            .query_async(conn)
-            .await;
-        let Ok((next, found)) = scanned else { return };
-        if !found.is_empty() {
-            let _ = redis::cmd("DEL").arg(&found).query_async::<()>(conn).await;
-        }
-        if next == 0 {
-            return;
-        }
-        cursor = next;
-    }
+    let _ = chime_queue::inspect::delete_prefix(conn, prefix).await;
 }
 
 fn now_ms() -> i64 {
