@@ -211,14 +211,18 @@ async fn measure(
     }
 
     let rows: Vec<RecordedRun> =
-        sqlx::query_as("SELECT job_id, scheduled_at, started_at, state FROM runs")
+        sqlx::query_as("SELECT job_id, scheduled_at, emitted_at, started_at, state FROM runs")
             .fetch_all(pool)
             .await?;
     let mut seen = HashSet::new();
     let mut duplicates = 0;
     let mut lateness = Vec::with_capacity(rows.len());
     let mut succeeded = 0;
-    for (job_id, scheduled_at, started_at, state) in &rows {
+    let mut emission = Vec::with_capacity(rows.len());
+    for (job_id, scheduled_at, emitted_at, started_at, state) in &rows {
+        if let Some(emitted_at) = emitted_at {
+            emission.push((*emitted_at - *scheduled_at).num_milliseconds());
+        }
         if !seen.insert((*job_id, scheduled_at.timestamp_millis())) {
             duplicates += 1;
         }
@@ -228,6 +232,7 @@ async fn measure(
         }
     }
     lateness.sort_unstable();
+    emission.sort_unstable();
     let fired = seen.intersection(&expected).count();
     let missed = expected.len() - fired;
     let extra = seen.difference(&expected).count();
@@ -249,11 +254,23 @@ async fn measure(
         percentile(&lateness, 99.0),
         lateness.last().copied().unwrap_or(0)
     );
+    out += &format!(
+        "  of which emission, emitted_at - scheduled_at (ms): p50 {} p99 {} max {}\n",
+        percentile(&emission, 50.0),
+        percentile(&emission, 99.0),
+        emission.last().copied().unwrap_or(0)
+    );
     Ok(out)
 }
 
-/// A run as read back: job, tick, start, state.
-type RecordedRun = (Uuid, DateTime<Utc>, Option<DateTime<Utc>>, String);
+/// A run as read back: job, tick, emission, start, state.
+type RecordedRun = (
+    Uuid,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    String,
+);
 
 fn spec(i: usize) -> JobSpec {
     JobSpec {
