@@ -241,6 +241,10 @@ impl Emitter {
                 self.engine.begin_resync();
             }
             Update::Page(page) => self.engine.resync_page(page, now),
+            Update::Versions(page, reply) => {
+                // The resync task waits for the answer; if it is gone, so is the reload.
+                let _ = reply.send(self.engine.resync_versions(&page));
+            }
             Update::ResyncEnd => {
                 let removed = self.engine.end_resync();
                 let first = !*ready.borrow();

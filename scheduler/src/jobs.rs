@@ -144,6 +144,24 @@ impl Engine {
         }
     }
 
+    /// One page of `(id, version)` of a reload: marks the jobs cached at
+    /// that version as seen and returns the ids whose rows must be fetched
+    /// (unknown here, or newer in Postgres).
+    pub(crate) fn resync_versions(&mut self, page: &[(Uuid, i64)]) -> Vec<Uuid> {
+        let generation = self.resync_generation;
+        let mut stale = Vec::new();
+        for (id, version) in page {
+            if self.touched.contains(id) {
+                continue;
+            }
+            match self.jobs.get_mut(id) {
+                Some(job) if job.version >= *version => job.seen = generation,
+                _ => stale.push(*id),
+            }
+        }
+        stale
+    }
+
     /// Ends a full reload; returns how many jobs it removed.
     pub(crate) fn end_resync(&mut self) -> usize {
         if !self.resync_active {
