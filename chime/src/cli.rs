@@ -65,11 +65,13 @@ pub(crate) enum Command {
     /// Run a scheduler replica: campaign for leadership and, while leading,
     /// emit due ticks to the queue streams. Run any number of them.
     Scheduler(SchedulerArgs),
-    /// Measure Chime on this machine.
-    #[command(subcommand)]
-    Bench(BenchCommand),
     /// Serve the REST API on --listen.
     Api(ApiArgs),
+    /// Claim and run events from queues; needs only Redis.
+    Executor(crate::cmd::executor::ExecutorArgs),
+    /// Measure Chime on this machine.
+    #[command(subcommand)]
+    Bench(crate::cmd::bench::BenchCommand),
 }
 
 /// Arguments of `chime api`.
@@ -122,15 +124,6 @@ pub(crate) struct SchedulerArgs {
     /// Do not apply database migrations at start.
     #[arg(long)]
     pub(crate) no_migrate: bool,
-}
-
-/// `chime bench ...`
-#[derive(Debug, Subcommand)]
-pub(crate) enum BenchCommand {
-    /// Load N jobs into a temporary database and measure the scheduler:
-    /// load time, time to emit N simultaneous ticks, sustained events/s,
-    /// lateness and memory.
-    Emit(BenchEmitArgs),
 }
 
 /// Arguments of `chime bench emit`.

@@ -2,6 +2,7 @@
 
 pub(crate) mod api;
 pub(crate) mod bench;
+pub(crate) mod executor;
 pub(crate) mod migrate;
 pub(crate) mod schedule;
 pub(crate) mod scheduler;

@@ -168,12 +168,17 @@ fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
 }
 
 fn default_node_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    format!("{}-{}", hostname(), std::process::id())
+}
+
+/// This machine's host name (`host` when unknown), with no ':'.
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .ok()
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".to_owned());
-    format!("{}-{}", host.replace(':', "-"), std::process::id())
+        .unwrap_or_else(|| "host".to_owned())
+        .replace(':', "-")
 }
 
 /// Hides the password of a URL such as `postgres://user:secret@host/db`.

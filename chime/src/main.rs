@@ -14,6 +14,9 @@ use crate::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // One crypto provider for the whole binary (reqwest's rustls has none
+    // of its own); an error only means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     telemetry::init(cli.global.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -35,8 +38,9 @@ fn main() -> std::process::ExitCode {
             Command::Migrate => cmd::migrate::run(&settings).await,
             Command::Schedule(args) => cmd::schedule::run(args),
             Command::Api(args) => cmd::api::run(&settings, args, shutdown).await,
+            Command::Executor(args) => cmd::executor::run(&settings, args, shutdown).await,
             Command::Scheduler(args) => cmd::scheduler::run(&settings, args, shutdown).await,
-            Command::Bench(command) => cmd::bench::run(&settings, command).await,
+            Command::Bench(command) => cmd::bench::run(&settings, command, shutdown).await,
         }
     });
     match result {

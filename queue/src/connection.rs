@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::{AsyncConnectionConfig, Client};
+use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo};
 
 use crate::QueueError;
 
@@ -16,9 +16,17 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long connecting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A Redis client for `url`; connecting happens later.
+/// A Redis client for `url`; connecting happens later. Its TCP connections
+/// set `TCP_NODELAY`, as most Redis clients do (redis-rs leaves Nagle's
+/// algorithm on): small commands sent one after another on a connection
+/// should not wait for the ACK of the previous ones.
 pub fn client(url: &str) -> Result<Client, QueueError> {
-    Client::open(url).map_err(|e| QueueError::Protocol(format!("redis url: {e}")))
+    let info = url
+        .into_connection_info()
+        .map_err(|e| QueueError::Protocol(format!("redis url: {e}")))?;
+    let tcp = info.tcp_settings().clone().set_nodelay(true);
+    Client::open(info.set_tcp_settings(tcp))
+        .map_err(|e| QueueError::Protocol(format!("redis url: {e}")))
 }
 
 /// The shared, auto-reconnecting connection for short commands.

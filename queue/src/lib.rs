@@ -5,11 +5,16 @@
 
 pub mod changes;
 pub mod connection;
+pub mod consume;
+pub mod control;
 pub mod emit;
 mod error;
+pub mod events;
 pub mod inspect;
 pub mod lease;
 pub mod promote;
+pub mod registry;
+pub mod report;
 pub mod results_reader;
 pub mod trim;
 

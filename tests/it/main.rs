@@ -11,6 +11,7 @@ mod api;
 mod bad_input;
 mod cli;
 mod dashboard;
+mod executor;
 mod recorder;
 mod scheduler;
 mod tidy;

@@ -71,6 +71,11 @@ impl ApiServer {
 
     /// A client sending `token` as a bearer token, or none.
     pub fn client(&self, token: Option<&str>) -> Client {
+        // The package's reqwest has rustls without a crypto provider (the
+        // executor's `http` targets need TLS, and features unify), so the
+        // test process installs ring as `main` does; an error only means it
+        // is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Client {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))

@@ -26,11 +26,16 @@ pub struct Chime {
 impl Chime {
     /// Starts `chime` with `args`; its output goes to a temporary log file.
     pub fn spawn(args: &[&str]) -> Chime {
+        Chime::spawn_with_env(args, &[])
+    }
+
+    /// Like [`Chime::spawn`], with extra environment variables.
+    pub fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> Chime {
         let log_path =
             std::env::temp_dir().join(format!("chime-it-{}.log", uuid::Uuid::new_v4().simple()));
         let log = std::fs::File::create(&log_path).expect("creating a log file");
         let mut command = chime_command();
-        command.args(args);
+        command.args(args).envs(env.iter().copied());
         if std::env::var_os("TEST_LOG").is_none() && std::env::var_os("RUST_LOG").is_none() {
             command.env(
                 "RUST_LOG",

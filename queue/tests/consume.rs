@@ -1,0 +1,305 @@
+//! The consume and report protocol against a real Redis: group creation,
+//! claiming and reclaiming with delivery counts, claim ownership in
+//! `touch` and `settle`, and what a settlement writes.
+
+use chime_core::Keys;
+use chime_core::job::{EventTarget, RetryPolicy};
+use chime_core::keys::EXECUTOR_GROUP;
+use chime_core::wire::{EVENT_FIELD, Event, RunResult, WIRE_VERSION};
+use chime_core::{RunState, Target, Trigger};
+use chime_queue::consume::{ensure_group, read_new, reclaim, touch};
+use chime_queue::report::{Lease, Settlement, renew, settle, started};
+use redis::aio::MultiplexedConnection;
+use uuid::Uuid;
+
+async fn setup() -> (MultiplexedConnection, Keys) {
+    let url = std::env::var("CHIME_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let client = redis::Client::open(url.as_str()).expect("a redis URL");
+    let conn = match client.get_multiplexed_async_connection().await {
+        Ok(conn) => conn,
+        Err(err) => {
+            panic!("cannot reach Redis at {url}: {err}\nstart the services with `scripts/services`")
+        }
+    };
+    let keys = Keys::new(format!("chime-test-{}", Uuid::new_v4().simple()));
+    (conn, keys)
+}
+
+fn event() -> Event {
+    Event {
+        v: WIRE_VERSION,
+        run_id: Uuid::now_v7(),
+        job_id: Uuid::now_v7(),
+        job_name: "q".to_owned(),
+        job_version: 1,
+        trigger: Trigger::Schedule,
+        scheduled_at: 1_000,
+        emitted_at: 1_000,
+        attempt: 1,
+        deadline: None,
+        timeout_s: 5,
+        target: Target::Event(EventTarget {
+            stream: "s".to_owned(),
+            payload: serde_json::Value::Null,
+        }),
+        retry: RetryPolicy::default(),
+        queue: "default".to_owned(),
+        epoch: 0,
+    }
+}
+
+fn result(event: &Event, state: RunState) -> RunResult {
+    RunResult {
+        v: WIRE_VERSION,
+        run_id: event.run_id,
+        job_id: event.job_id,
+        job_version: event.job_version,
+        attempt: event.attempt,
+        state,
+        trigger: event.trigger,
+        scheduled_at: event.scheduled_at,
+        emitted_at: Some(event.emitted_at),
+        started_at: Some(2_000),
+        finished_at: None,
+        executor_id: Some("a".to_owned()),
+        exit_code: None,
+        http_status: None,
+        error: None,
+        stdout: None,
+        stderr: None,
+    }
+}
+
+async fn push(conn: &mut MultiplexedConnection, keys: &Keys, event: &Event) {
+    let json = serde_json::to_string(event).expect("JSON");
+    redis::cmd("XADD")
+        .arg(keys.queue("default"))
+        .arg("*")
+        .arg(EVENT_FIELD)
+        .arg(json)
+        .query_async::<()>(conn)
+        .await
+        .expect("XADD");
+}
+
+async fn xlen(conn: &mut MultiplexedConnection, key: String) -> usize {
+    redis::cmd("XLEN")
+        .arg(key)
+        .query_async(conn)
+        .await
+        .expect("XLEN")
+}
+
+#[tokio::test]
+async fn groups_are_created_once_and_read_from_the_start() {
+    let (mut conn, keys) = setup().await;
+    let queues = vec!["default".to_owned()];
+    let early = event();
+    push(&mut conn, &keys, &early).await;
+    ensure_group(&mut conn, &keys, "default")
+        .await
+        .expect("create");
+    ensure_group(&mut conn, &keys, "default")
+        .await
+        .expect("BUSYGROUP is success");
+    let got = read_new(&mut conn, &keys, &queues, "a", 10, Some(100))
+        .await
+        .expect("read");
+    assert_eq!(
+        got.len(),
+        1,
+        "an entry written before the group existed is read"
+    );
+    assert_eq!(got[0].deliveries, 1);
+    assert_eq!(got[0].queue, "default");
+    let decoded: Event =
+        serde_json::from_str(got[0].payload.as_deref().expect("payload")).expect("decode");
+    assert_eq!(decoded, early);
+    let none = read_new(&mut conn, &keys, &queues, "a", 10, Some(50))
+        .await
+        .expect("read");
+    assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn a_reclaimed_entry_belongs_to_its_new_owner_only() {
+    let (mut conn, keys) = setup().await;
+    let queues = vec!["default".to_owned()];
+    ensure_group(&mut conn, &keys, "default")
+        .await
+        .expect("create");
+    let ev = event();
+    push(&mut conn, &keys, &ev).await;
+    let got = read_new(&mut conn, &keys, &queues, "a", 10, Some(100))
+        .await
+        .expect("read");
+    let entry_id = got[0].entry_id.clone();
+    let lease = Lease {
+        job_id: ev.job_id.to_string(),
+        run_id: ev.run_id.to_string(),
+    };
+    started(
+        &mut conn,
+        &keys,
+        &result(&ev, RunState::Running),
+        &lease,
+        10_000,
+    )
+    .await
+    .expect("started");
+    assert!(
+        touch(
+            &mut conn,
+            &keys,
+            "default",
+            "a",
+            std::slice::from_ref(&entry_id)
+        )
+        .await
+        .expect("touch")
+        .is_empty()
+    );
+
+    // Not idle long enough: nothing to reclaim.
+    let early = reclaim(&mut conn, &keys, "default", "b", 60_000, "0-0", 10)
+        .await
+        .expect("reclaim");
+    assert!(early.deliveries.is_empty());
+    let taken = reclaim(&mut conn, &keys, "default", "b", 0, "0-0", 10)
+        .await
+        .expect("reclaim");
+    assert_eq!(taken.deliveries.len(), 1);
+    assert_eq!(taken.deliveries[0].deliveries, 2);
+    assert_eq!(taken.next_start, "0-0");
+
+    // The old owner can neither refresh nor settle it.
+    let lost = touch(
+        &mut conn,
+        &keys,
+        "default",
+        "a",
+        std::slice::from_ref(&entry_id),
+    )
+    .await
+    .expect("touch");
+    assert_eq!(lost, std::slice::from_ref(&entry_id));
+    let mut done = result(&ev, RunState::Succeeded);
+    done.finished_at = Some(3_000);
+    let settlement = Settlement {
+        result: Some(&done),
+        lease: Some(&lease),
+        ..Settlement::default()
+    };
+    assert!(
+        !settle(&mut conn, &keys, "default", "a", &entry_id, &settlement)
+            .await
+            .expect("settle")
+    );
+    assert_eq!(
+        xlen(&mut conn, keys.results()).await,
+        1,
+        "only the running result"
+    );
+
+    // The new owner settles: result, ack and lease removal in one step.
+    assert!(
+        settle(&mut conn, &keys, "default", "b", &entry_id, &settlement)
+            .await
+            .expect("settle")
+    );
+    assert_eq!(xlen(&mut conn, keys.results()).await, 2);
+    let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
+        .arg(keys.queue("default"))
+        .arg(EXECUTOR_GROUP)
+        .query_async(&mut conn)
+        .await
+        .expect("XPENDING");
+    assert_eq!(pending.count(), 0);
+    let members: Vec<String> = redis::cmd("ZRANGE")
+        .arg(keys.running(&lease.job_id))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .expect("ZRANGE");
+    assert!(members.is_empty());
+    // A late renewal does not bring a settled lease back.
+    renew(&mut conn, &keys, std::slice::from_ref(&lease), 99_000)
+        .await
+        .expect("renew");
+    let members: Vec<String> = redis::cmd("ZRANGE")
+        .arg(keys.running(&lease.job_id))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .expect("ZRANGE");
+    assert!(members.is_empty());
+}
+
+#[tokio::test]
+async fn a_settlement_can_schedule_a_retry_and_dead_letter() {
+    let (mut conn, keys) = setup().await;
+    let queues = vec!["default".to_owned()];
+    ensure_group(&mut conn, &keys, "default")
+        .await
+        .expect("create");
+    let ev = event();
+    push(&mut conn, &keys, &ev).await;
+    let got = read_new(&mut conn, &keys, &queues, "a", 10, Some(100))
+        .await
+        .expect("read");
+    let mut next = ev.clone();
+    next.attempt = 2;
+    let raw = got[0].payload.clone().expect("payload");
+    let settlement = Settlement {
+        retry: Some((&next, 5_000)),
+        dead: Some((&raw, "because")),
+        ..Settlement::default()
+    };
+    assert!(
+        settle(
+            &mut conn,
+            &keys,
+            "default",
+            "a",
+            &got[0].entry_id,
+            &settlement
+        )
+        .await
+        .expect("settle")
+    );
+    let delayed: Vec<(String, i64)> = redis::cmd("ZRANGE")
+        .arg(keys.delayed())
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query_async(&mut conn)
+        .await
+        .expect("ZRANGE");
+    assert_eq!(delayed.len(), 1);
+    assert_eq!(delayed[0].1, 5_000);
+    assert_eq!(
+        serde_json::from_str::<Event>(&delayed[0].0).expect("decode"),
+        next
+    );
+    let dead: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(keys.dead())
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .expect("XRANGE");
+    assert_eq!(dead.ids.len(), 1);
+    assert_eq!(dead.ids[0].get::<String>("event"), Some(raw));
+    assert_eq!(
+        dead.ids[0].get::<String>("reason"),
+        Some("because".to_owned())
+    );
+    assert_eq!(
+        xlen(&mut conn, keys.results()).await,
+        0,
+        "no result was asked for"
+    );
+}
