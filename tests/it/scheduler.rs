@@ -71,8 +71,11 @@ impl Setup {
 
     /// Creates a job the way the API does: a row, then a change entry.
     async fn add_job(&mut self, name: &str, schedule: &str, policy: CatchupPolicy) -> Uuid {
+        self.add_spec(spec(name, schedule, policy)).await
+    }
+
+    async fn add_spec(&mut self, spec: JobSpec) -> Uuid {
         let id = Uuid::now_v7();
-        let spec = spec(name, schedule, policy);
         chime_store::jobs::insert(&self.db.pool, id, &spec, Utc::now())
             .await
             .unwrap();
@@ -792,4 +795,90 @@ fn bad_scheduler_settings_stop_it_before_it_starts() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(field), "stderr: {stderr}");
     }
+}
+
+#[tokio::test]
+async fn real_executors_run_the_ticks_and_overlap_policies_hold_against_their_running_sets() {
+    use chime_core::OverlapPolicy;
+    let mut s = Setup::new(redis_url()).await;
+    let shell = |argv: &[&str]| {
+        Target::Shell(ShellTarget {
+            command: argv.iter().map(|a| a.to_string()).collect(),
+            env: Default::default(),
+            cwd: None,
+        })
+    };
+    let quick = s.add_job("quick", "* * * * * *", CatchupPolicy::None).await;
+    let mut forbid = spec("slow-forbid", "* * * * * *", CatchupPolicy::None);
+    forbid.overlap = OverlapPolicy::Forbid;
+    forbid.target = shell(&["sleep", "3"]);
+    let forbid = s.add_spec(forbid).await;
+    let mut replace = spec("slow-replace", "* * * * * *", CatchupPolicy::None);
+    replace.overlap = OverlapPolicy::Replace;
+    replace.target = shell(&["sleep", "30"]);
+    let replace = s.add_spec(replace).await;
+
+    let _scheduler = s.scheduler("a", &[]);
+    let _executor = Chime::spawn(&[
+        "executor",
+        "--redis-url",
+        &s.redis_url,
+        "--prefix",
+        s.keys.prefix(),
+        "--queues",
+        "default",
+        "--concurrency",
+        "16",
+    ]);
+    let results = eventually(
+        Duration::from_secs(30),
+        "succeeded, skipped and cancelled runs",
+        || {
+            let mut conn = s.conn.clone();
+            let key = s.keys.results();
+            async move {
+                let reply = conn.xrange_all(key).await.unwrap();
+                let results: Vec<RunResult> = reply
+                    .ids
+                    .iter()
+                    .map(|e| serde_json::from_str(&e.get::<String>(EVENT_FIELD).unwrap()).unwrap())
+                    .collect();
+                let count = |job: Uuid, state: RunState| {
+                    results
+                        .iter()
+                        .filter(|r| r.job_id == job && r.state == state)
+                        .count()
+                };
+                (count(quick, RunState::Succeeded) >= 2
+                    && count(forbid, RunState::Skipped) >= 2
+                    && count(replace, RunState::Cancelled) >= 1)
+                    .then_some(results)
+            }
+        },
+    )
+    .await;
+    // A forbidden tick is never also run, and every run id is one tick's.
+    let skipped: HashSet<Uuid> = results
+        .iter()
+        .filter(|r| r.job_id == forbid && r.state == RunState::Skipped)
+        .map(|r| r.run_id)
+        .collect();
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.state == RunState::Running)
+            .all(|r| !skipped.contains(&r.run_id)),
+        "a skipped tick was also started"
+    );
+    let cancelled = results
+        .iter()
+        .find(|r| r.job_id == replace && r.state == RunState::Cancelled)
+        .unwrap();
+    assert!(
+        cancelled
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("replaced")),
+        "{cancelled:?}"
+    );
 }
