@@ -141,6 +141,7 @@ pub async fn run(
         next_promote: now,
         next_trim: now,
         load_started: now,
+        takeover_started: None,
     };
     emitter
         .run(updates_rx, leader_rx, ready_tx, &shutdown)
@@ -181,6 +182,8 @@ struct Emitter {
     next_promote: Instant,
     next_trim: Instant,
     load_started: Instant,
+    /// Set on taking over until every job's cursor is read, for the log.
+    takeover_started: Option<Instant>,
 }
 
 /// Ticks one pass of the loop takes from the engine at most.
@@ -282,6 +285,7 @@ impl Emitter {
                 let epoch = handle.lease().epoch();
                 self.handle = Some(handle);
                 self.engine.take_over();
+                self.takeover_started = Some(Instant::now());
                 self.retry_at = None;
                 self.status.send_modify(|s| s.epoch = Some(epoch));
                 metrics::gauge!("chime_scheduler_leader").set(1.0);
@@ -370,6 +374,17 @@ impl Emitter {
             };
             let pairs: Vec<(Uuid, Option<i64>)> = ids.into_iter().zip(cursors).collect();
             self.engine.cursors_loaded(&pairs, now_ms());
+        }
+        if !self.engine.wants_cursors() {
+            if let Some(started) = self.takeover_started.take() {
+                tracing::info!(
+                    node_id = %self.node_id,
+                    epoch = handle.lease().epoch(),
+                    jobs = self.engine.len(),
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "read every cursor and planned catch-up"
+                );
+            }
         }
         loop {
             let batches = self.engine.take_due(now_ms(), WAVE);

@@ -355,7 +355,14 @@ impl Engine {
             if job.slot != Slot::NeedsCursor {
                 continue;
             }
-            let cursor = cursor.unwrap_or(job.created_at_ms);
+            // A job that never emitted starts at its creation, but no
+            // further back than its catch-up window: a job created long
+            // before this deployment (or whose cursor Redis lost) has no
+            // ticks anyone waited for, and reporting each as missed since
+            // its creation would flood the results stream.
+            let window_start =
+                now_ms.saturating_sub((job.spec.catchup.window_s as i64).saturating_mul(1000));
+            let cursor = cursor.unwrap_or(job.created_at_ms.max(window_start));
             job.cursor = Some(cursor);
             job.slot = Slot::Idle;
             if !job.spec.paused {

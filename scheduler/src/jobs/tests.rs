@@ -388,3 +388,28 @@ fn a_version_resync_fetches_only_what_changed_and_drops_what_vanished() {
     assert_eq!(engine.job(&Uuid::from_u128(2)).unwrap().spec.timeout_s, 7);
     assert!(engine.job(&a.id).is_some() && engine.job(&d.id).is_some());
 }
+
+#[test]
+fn a_job_without_a_cursor_looks_back_no_further_than_its_window() {
+    // Created a day ago, never emitted (a first deployment, or lost cursors).
+    let now = utc(2027, 1, 2, 0, 0, 0);
+    let mut stored = job(1, "0 * * * * *", "UTC", now - chrono::Duration::days(1));
+    stored.spec.catchup = Catchup {
+        policy: CatchupPolicy::None,
+        window_s: 300,
+    };
+    let mut engine = leading(vec![stored], None, ms(now));
+    let batches = engine.take_due(ms(now), 100_000);
+    // Only the minutes of the last five are reported, not a day's 1440.
+    let missed: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| b.items.iter().map(|i| i.tick_ms()))
+        .collect();
+    assert_eq!(
+        missed,
+        (1..=4)
+            .rev()
+            .map(|m| ms(now) - m * 60_000)
+            .collect::<Vec<_>>()
+    );
+}
