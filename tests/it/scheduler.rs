@@ -882,3 +882,79 @@ async fn real_executors_run_the_ticks_and_overlap_policies_hold_against_their_ru
         "{cancelled:?}"
     );
 }
+
+#[tokio::test]
+async fn a_failed_run_goes_through_the_delayed_set_and_the_leader_promotes_its_retry() {
+    let mut s = Setup::new(redis_url()).await;
+    let marker = std::env::temp_dir().join(format!("chime-retry-{}", Uuid::new_v4().simple()));
+    let marker = marker.to_string_lossy().into_owned();
+    let at = chrono::DateTime::from_timestamp_millis((now_ms() / 1000 + 3) * 1000).unwrap();
+    let mut flaky = spec(
+        "flaky",
+        &format!("@at {}", at.to_rfc3339()),
+        CatchupPolicy::All,
+    );
+    // Fails the first time, succeeds the second.
+    flaky.target = Target::Shell(ShellTarget {
+        command: vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            format!("test -f {marker} && exit 0; touch {marker}; exit 1"),
+        ],
+        env: Default::default(),
+        cwd: None,
+    });
+    flaky.retry = chime_core::RetryPolicy {
+        max_attempts: 2,
+        backoff_initial_ms: 200,
+        backoff_max_ms: 200,
+    };
+    let job = s.add_spec(flaky).await;
+    let _scheduler = s.scheduler("a", &[]);
+    let _executor = Chime::spawn(&[
+        "executor",
+        "--redis-url",
+        &s.redis_url,
+        "--prefix",
+        s.keys.prefix(),
+        "--queues",
+        "default",
+    ]);
+    let results = eventually(Duration::from_secs(20), "the retry to succeed", || {
+        let mut conn = s.conn.clone();
+        let key = s.keys.results();
+        async move {
+            let reply = conn.xrange_all(key).await.unwrap();
+            let results: Vec<RunResult> = reply
+                .ids
+                .iter()
+                .map(|e| serde_json::from_str(&e.get::<String>(EVENT_FIELD).unwrap()).unwrap())
+                .collect();
+            results
+                .iter()
+                .any(|r| r.job_id == job && r.attempt == 2 && r.state == RunState::Succeeded)
+                .then_some(results)
+        }
+    })
+    .await;
+    let _ = std::fs::remove_file(&marker);
+    let first = results
+        .iter()
+        .find(|r| r.job_id == job && r.attempt == 1 && r.state.is_terminal())
+        .expect("a terminal result for attempt 1");
+    assert_ne!(first.state, RunState::Succeeded);
+    let second = results
+        .iter()
+        .find(|r| r.job_id == job && r.attempt == 2 && r.state == RunState::Succeeded)
+        .unwrap();
+    // The same run, its retry promoted by the leader into the queue.
+    assert_eq!(second.run_id, first.run_id);
+    assert_eq!(second.trigger, Trigger::Retry);
+    let events = s.events("default").await;
+    let promoted = events
+        .iter()
+        .find(|e| e.event.job_id == job && e.event.attempt == 2)
+        .expect("the retry in the queue");
+    let leader = s.leader().await.expect("a leader");
+    assert_eq!(promoted.event.epoch, leader.epoch);
+}
