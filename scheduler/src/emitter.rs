@@ -188,8 +188,8 @@ struct Emitter {
 
 /// Ticks one pass of the loop takes from the engine at most.
 const WAVE: usize = 20_000;
-/// Cursors read per pass while taking over.
-const CURSOR_PAGES: usize = 5;
+/// Pages of cursors read per pass while taking over.
+const CURSOR_PAGES: usize = 20;
 const CURSOR_PAGE: usize = 1000;
 
 impl Emitter {
@@ -358,22 +358,29 @@ impl Emitter {
     }
 
     async fn lead(&mut self, handle: &Arc<LeaseHandle>) -> Result<(), QueueError> {
-        for _ in 0..CURSOR_PAGES {
-            let ids = self.engine.take_needs_cursor(CURSOR_PAGE);
-            if ids.is_empty() {
-                break;
-            }
+        // Up to CURSOR_PAGES pages of cursors per pass, read concurrently
+        // (pipelined on the one connection): a takeover is bound by round
+        // trips, not by Redis or by planning.
+        let ids = self.engine.take_needs_cursor(CURSOR_PAGES * CURSOR_PAGE);
+        if !ids.is_empty() {
             let fields: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-            let cursors = match emit::cursors(&mut self.conn, &self.keys, &fields).await {
-                Ok(cursors) => cursors,
+            let reads = fields.chunks(CURSOR_PAGE).map(|page| {
+                let mut conn = self.conn.clone();
+                let keys = &self.keys;
+                async move { emit::cursors(&mut conn, keys, page).await }
+            });
+            match futures::future::try_join_all(reads).await {
+                Ok(pages) => {
+                    let pairs: Vec<(Uuid, Option<i64>)> =
+                        ids.into_iter().zip(pages.into_iter().flatten()).collect();
+                    self.engine.cursors_loaded(&pairs, now_ms());
+                }
                 Err(err) => {
                     // They wait for the next pass.
                     self.engine.cursors_failed(&ids);
                     return Err(err);
                 }
-            };
-            let pairs: Vec<(Uuid, Option<i64>)> = ids.into_iter().zip(cursors).collect();
-            self.engine.cursors_loaded(&pairs, now_ms());
+            }
         }
         if !self.engine.wants_cursors() {
             if let Some(started) = self.takeover_started.take() {
