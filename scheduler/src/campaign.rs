@@ -112,13 +112,15 @@ pub(crate) async fn campaign(
                 Duration::ZERO
             }
             Ok(Ok(Campaign::Held { remaining_ms, .. })) => {
-                // Try again right when the lease can expire, and at least
-                // once per renewal interval (a lease without expiry, -1,
-                // is someone's mistake: poll it at that pace too).
+                // Try again right when the lease can expire, and four times
+                // per renewal interval meanwhile, so a lease given up on
+                // shutdown is taken within a quarter of it (a lease without
+                // expiry, -1, is someone's mistake: poll it at that pace too).
+                let poll = (renew_every / 4).max(Duration::from_millis(20));
                 if remaining_ms < 0 {
-                    renew_every
+                    poll
                 } else {
-                    Duration::from_millis(remaining_ms as u64 + 1).min(renew_every)
+                    Duration::from_millis(remaining_ms as u64 + 1).min(poll)
                 }
             }
             Ok(Err(err)) => {

@@ -141,6 +141,7 @@ pub async fn run(
         next_promote: now,
         next_trim: now,
         load_started: now,
+        takeover_started: None,
     };
     emitter
         .run(updates_rx, leader_rx, ready_tx, &shutdown)
@@ -181,12 +182,14 @@ struct Emitter {
     next_promote: Instant,
     next_trim: Instant,
     load_started: Instant,
+    /// Set on taking over until every job's cursor is read, for the log.
+    takeover_started: Option<Instant>,
 }
 
 /// Ticks one pass of the loop takes from the engine at most.
 const WAVE: usize = 20_000;
-/// Cursors read per pass while taking over.
-const CURSOR_PAGES: usize = 5;
+/// Pages of cursors read per pass while taking over.
+const CURSOR_PAGES: usize = 20;
 const CURSOR_PAGE: usize = 1000;
 
 impl Emitter {
@@ -241,6 +244,10 @@ impl Emitter {
                 self.engine.begin_resync();
             }
             Update::Page(page) => self.engine.resync_page(page, now),
+            Update::Versions(page, reply) => {
+                // The resync task waits for the answer; if it is gone, so is the reload.
+                let _ = reply.send(self.engine.resync_versions(&page));
+            }
             Update::ResyncEnd => {
                 let removed = self.engine.end_resync();
                 let first = !*ready.borrow();
@@ -278,6 +285,7 @@ impl Emitter {
                 let epoch = handle.lease().epoch();
                 self.handle = Some(handle);
                 self.engine.take_over();
+                self.takeover_started = Some(Instant::now());
                 self.retry_at = None;
                 self.status.send_modify(|s| s.epoch = Some(epoch));
                 metrics::gauge!("chime_scheduler_leader").set(1.0);
@@ -350,22 +358,40 @@ impl Emitter {
     }
 
     async fn lead(&mut self, handle: &Arc<LeaseHandle>) -> Result<(), QueueError> {
-        for _ in 0..CURSOR_PAGES {
-            let ids = self.engine.take_needs_cursor(CURSOR_PAGE);
-            if ids.is_empty() {
-                break;
-            }
+        // Up to CURSOR_PAGES pages of cursors per pass, read concurrently
+        // (pipelined on the one connection): a takeover is bound by round
+        // trips, not by Redis or by planning.
+        let ids = self.engine.take_needs_cursor(CURSOR_PAGES * CURSOR_PAGE);
+        if !ids.is_empty() {
             let fields: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-            let cursors = match emit::cursors(&mut self.conn, &self.keys, &fields).await {
-                Ok(cursors) => cursors,
+            let reads = fields.chunks(CURSOR_PAGE).map(|page| {
+                let mut conn = self.conn.clone();
+                let keys = &self.keys;
+                async move { emit::cursors(&mut conn, keys, page).await }
+            });
+            match futures::future::try_join_all(reads).await {
+                Ok(pages) => {
+                    let pairs: Vec<(Uuid, Option<i64>)> =
+                        ids.into_iter().zip(pages.into_iter().flatten()).collect();
+                    self.engine.cursors_loaded(&pairs, now_ms());
+                }
                 Err(err) => {
                     // They wait for the next pass.
                     self.engine.cursors_failed(&ids);
                     return Err(err);
                 }
-            };
-            let pairs: Vec<(Uuid, Option<i64>)> = ids.into_iter().zip(cursors).collect();
-            self.engine.cursors_loaded(&pairs, now_ms());
+            }
+        }
+        if !self.engine.wants_cursors() {
+            if let Some(started) = self.takeover_started.take() {
+                tracing::info!(
+                    node_id = %self.node_id,
+                    epoch = handle.lease().epoch(),
+                    jobs = self.engine.len(),
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "read every cursor and planned catch-up"
+                );
+            }
         }
         loop {
             let batches = self.engine.take_due(now_ms(), WAVE);

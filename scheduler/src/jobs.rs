@@ -144,6 +144,24 @@ impl Engine {
         }
     }
 
+    /// One page of `(id, version)` of a reload: marks the jobs cached at
+    /// that version as seen and returns the ids whose rows must be fetched
+    /// (unknown here, or newer in Postgres).
+    pub(crate) fn resync_versions(&mut self, page: &[(Uuid, i64)]) -> Vec<Uuid> {
+        let generation = self.resync_generation;
+        let mut stale = Vec::new();
+        for (id, version) in page {
+            if self.touched.contains(id) {
+                continue;
+            }
+            match self.jobs.get_mut(id) {
+                Some(job) if job.version >= *version => job.seen = generation,
+                _ => stale.push(*id),
+            }
+        }
+        stale
+    }
+
     /// Ends a full reload; returns how many jobs it removed.
     pub(crate) fn end_resync(&mut self) -> usize {
         if !self.resync_active {
@@ -337,7 +355,14 @@ impl Engine {
             if job.slot != Slot::NeedsCursor {
                 continue;
             }
-            let cursor = cursor.unwrap_or(job.created_at_ms);
+            // A job that never emitted starts at its creation, but no
+            // further back than its catch-up window: a job created long
+            // before this deployment (or whose cursor Redis lost) has no
+            // ticks anyone waited for, and reporting each as missed since
+            // its creation would flood the results stream.
+            let window_start =
+                now_ms.saturating_sub((job.spec.catchup.window_s as i64).saturating_mul(1000));
+            let cursor = cursor.unwrap_or(job.created_at_ms.max(window_start));
             job.cursor = Some(cursor);
             job.slot = Slot::Idle;
             if !job.spec.paused {

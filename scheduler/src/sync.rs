@@ -1,9 +1,11 @@
 //! Loading and following job definitions. A resync task pages through every
-//! live job in Postgres (at start, then every `resync_interval_ms`); a
-//! follower reads `{p}:changes` on a connection of its own and fetches each
-//! changed job. Both feed the emit loop through one bounded channel. The
-//! follower starts at the changes id taken before the first load, so no
-//! change committed during the load is missed.
+//! live job in Postgres: whole rows at start, then every
+//! `resync_interval_ms` only ids and versions, fetching whole rows for the
+//! ones the cache lacks or holds at an older version. A follower reads
+//! `{p}:changes` on a connection of its own and fetches each changed job.
+//! Both feed the emit loop through one bounded channel. The follower starts
+//! at the changes id taken before the first load, so no change committed
+//! during the load is missed.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -12,7 +14,7 @@ use chime_core::Keys;
 use chime_queue::{QueueError, changes, connection};
 use chime_store::StoredJob;
 use sqlx::PgPool;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -23,6 +25,9 @@ pub(crate) enum Update {
     ResyncBegin,
     /// One page of it.
     Page(Vec<StoredJob>),
+    /// One page of `(id, version)`: the cache answers which ids it lacks or
+    /// holds at an older version, and those rows follow as a `Page`.
+    Versions(Vec<(Uuid, i64)>, oneshot::Sender<Vec<Uuid>>),
     /// It ended; jobs it did not see are gone.
     ResyncEnd,
     /// It failed half way; remove nothing.
@@ -57,9 +62,13 @@ pub(crate) async fn resync(
     tx: mpsc::Sender<Update>,
     shutdown: CancellationToken,
 ) {
+    let mut full = true;
     loop {
-        let wait = match load_all(&pool, page_size, &tx, &shutdown).await {
-            Ok(()) => interval,
+        let wait = match load_all(&pool, page_size, full, &tx, &shutdown).await {
+            Ok(()) => {
+                full = false;
+                interval
+            }
             Err(err) => {
                 tracing::warn!(error = %format!("{err:#}"), "loading jobs from Postgres failed; retrying");
                 if tx.send(Update::ResyncAbort).await.is_err() {
@@ -75,9 +84,12 @@ pub(crate) async fn resync(
     }
 }
 
+/// One full pass: whole rows (`full`), or versions and then the rows that
+/// changed.
 async fn load_all(
     pool: &PgPool,
     page_size: usize,
+    full: bool,
     tx: &mpsc::Sender<Update>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
@@ -87,11 +99,27 @@ async fn load_all(
         if shutdown.is_cancelled() {
             anyhow::bail!("shutting down");
         }
-        let page = chime_store::jobs::list_live_page(pool, after, page_size as i64).await?;
-        let full = page.len() == page_size;
-        after = page.last().map(|j| j.id);
-        tx.send(Update::Page(page)).await?;
-        if !full {
+        let more = if full {
+            let page = chime_store::jobs::list_live_page(pool, after, page_size as i64).await?;
+            let more = page.len() == page_size;
+            after = page.last().map(|j| j.id);
+            tx.send(Update::Page(page)).await?;
+            more
+        } else {
+            let versions =
+                chime_store::sync::live_versions_page(pool, after, page_size as i64).await?;
+            let more = versions.len() == page_size;
+            after = versions.last().map(|(id, _)| *id);
+            let (reply, stale) = oneshot::channel();
+            tx.send(Update::Versions(versions, reply)).await?;
+            let stale = stale.await?;
+            if !stale.is_empty() {
+                let rows = chime_store::sync::live_by_ids(pool, &stale).await?;
+                tx.send(Update::Page(rows)).await?;
+            }
+            more
+        };
+        if !more {
             break;
         }
     }

@@ -30,7 +30,7 @@ pub struct StoredJob {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, name, version, schedule, timezone, queue, target, timeout_s, retry, \
+pub(crate) const COLUMNS: &str = "id, name, version, schedule, timezone, queue, target, timeout_s, retry, \
      overlap, catchup, starting_deadline_s, jitter_s, paused, paused_reason, labels, \
      description, created_at, updated_at, deleted_at";
 

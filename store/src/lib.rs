@@ -7,6 +7,7 @@ pub mod bulk;
 mod error;
 pub mod jobs;
 pub mod runs;
+pub mod sync;
 
 pub use error::StoreError;
 pub use jobs::{LatestRun, ListFilter, ListedJob, StoredJob, Upserted};

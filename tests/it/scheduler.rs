@@ -71,8 +71,11 @@ impl Setup {
 
     /// Creates a job the way the API does: a row, then a change entry.
     async fn add_job(&mut self, name: &str, schedule: &str, policy: CatchupPolicy) -> Uuid {
+        self.add_spec(spec(name, schedule, policy)).await
+    }
+
+    async fn add_spec(&mut self, spec: JobSpec) -> Uuid {
         let id = Uuid::now_v7();
-        let spec = spec(name, schedule, policy);
         chime_store::jobs::insert(&self.db.pool, id, &spec, Utc::now())
             .await
             .unwrap();
@@ -747,7 +750,8 @@ async fn sigterm_hands_leadership_over_long_before_the_lease_would_expire() {
         }
     })
     .await;
-    // Within one renewal interval (a third of the ttl) of the release.
+    // Within a quarter of a renewal interval (833 ms here) of the release,
+    // where waiting for expiry would take up to 10 s.
     let events = eventually(
         Duration::from_secs(5),
         "the new leader's first emission",
@@ -767,7 +771,7 @@ async fn sigterm_hands_leadership_over_long_before_the_lease_would_expire() {
     )
     .await;
     assert!(
-        events - termed_at < 3334 + 500,
+        events - termed_at < 833 + 700,
         "took {} ms after SIGTERM",
         events - termed_at
     );
@@ -792,4 +796,166 @@ fn bad_scheduler_settings_stop_it_before_it_starts() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(field), "stderr: {stderr}");
     }
+}
+
+#[tokio::test]
+async fn real_executors_run_the_ticks_and_overlap_policies_hold_against_their_running_sets() {
+    use chime_core::OverlapPolicy;
+    let mut s = Setup::new(redis_url()).await;
+    let shell = |argv: &[&str]| {
+        Target::Shell(ShellTarget {
+            command: argv.iter().map(|a| a.to_string()).collect(),
+            env: Default::default(),
+            cwd: None,
+        })
+    };
+    let quick = s.add_job("quick", "* * * * * *", CatchupPolicy::None).await;
+    let mut forbid = spec("slow-forbid", "* * * * * *", CatchupPolicy::None);
+    forbid.overlap = OverlapPolicy::Forbid;
+    forbid.target = shell(&["sleep", "3"]);
+    let forbid = s.add_spec(forbid).await;
+    let mut replace = spec("slow-replace", "* * * * * *", CatchupPolicy::None);
+    replace.overlap = OverlapPolicy::Replace;
+    replace.target = shell(&["sleep", "30"]);
+    let replace = s.add_spec(replace).await;
+
+    let _scheduler = s.scheduler("a", &[]);
+    let _executor = Chime::spawn(&[
+        "executor",
+        "--redis-url",
+        &s.redis_url,
+        "--prefix",
+        s.keys.prefix(),
+        "--queues",
+        "default",
+        "--concurrency",
+        "16",
+    ]);
+    let results = eventually(
+        Duration::from_secs(30),
+        "succeeded, skipped and cancelled runs",
+        || {
+            let mut conn = s.conn.clone();
+            let key = s.keys.results();
+            async move {
+                let reply = conn.xrange_all(key).await.unwrap();
+                let results: Vec<RunResult> = reply
+                    .ids
+                    .iter()
+                    .map(|e| serde_json::from_str(&e.get::<String>(EVENT_FIELD).unwrap()).unwrap())
+                    .collect();
+                let count = |job: Uuid, state: RunState| {
+                    results
+                        .iter()
+                        .filter(|r| r.job_id == job && r.state == state)
+                        .count()
+                };
+                (count(quick, RunState::Succeeded) >= 2
+                    && count(forbid, RunState::Skipped) >= 2
+                    && count(replace, RunState::Cancelled) >= 1)
+                    .then_some(results)
+            }
+        },
+    )
+    .await;
+    // A forbidden tick is never also run, and every run id is one tick's.
+    let skipped: HashSet<Uuid> = results
+        .iter()
+        .filter(|r| r.job_id == forbid && r.state == RunState::Skipped)
+        .map(|r| r.run_id)
+        .collect();
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.state == RunState::Running)
+            .all(|r| !skipped.contains(&r.run_id)),
+        "a skipped tick was also started"
+    );
+    let cancelled = results
+        .iter()
+        .find(|r| r.job_id == replace && r.state == RunState::Cancelled)
+        .unwrap();
+    assert!(
+        cancelled
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("replaced")),
+        "{cancelled:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_run_goes_through_the_delayed_set_and_the_leader_promotes_its_retry() {
+    let mut s = Setup::new(redis_url()).await;
+    let marker = std::env::temp_dir().join(format!("chime-retry-{}", Uuid::new_v4().simple()));
+    let marker = marker.to_string_lossy().into_owned();
+    let at = chrono::DateTime::from_timestamp_millis((now_ms() / 1000 + 3) * 1000).unwrap();
+    let mut flaky = spec(
+        "flaky",
+        &format!("@at {}", at.to_rfc3339()),
+        CatchupPolicy::All,
+    );
+    // Fails the first time, succeeds the second.
+    flaky.target = Target::Shell(ShellTarget {
+        command: vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            format!("test -f {marker} && exit 0; touch {marker}; exit 1"),
+        ],
+        env: Default::default(),
+        cwd: None,
+    });
+    flaky.retry = chime_core::RetryPolicy {
+        max_attempts: 2,
+        backoff_initial_ms: 200,
+        backoff_max_ms: 200,
+    };
+    let job = s.add_spec(flaky).await;
+    let _scheduler = s.scheduler("a", &[]);
+    let _executor = Chime::spawn(&[
+        "executor",
+        "--redis-url",
+        &s.redis_url,
+        "--prefix",
+        s.keys.prefix(),
+        "--queues",
+        "default",
+    ]);
+    let results = eventually(Duration::from_secs(20), "the retry to succeed", || {
+        let mut conn = s.conn.clone();
+        let key = s.keys.results();
+        async move {
+            let reply = conn.xrange_all(key).await.unwrap();
+            let results: Vec<RunResult> = reply
+                .ids
+                .iter()
+                .map(|e| serde_json::from_str(&e.get::<String>(EVENT_FIELD).unwrap()).unwrap())
+                .collect();
+            results
+                .iter()
+                .any(|r| r.job_id == job && r.attempt == 2 && r.state == RunState::Succeeded)
+                .then_some(results)
+        }
+    })
+    .await;
+    let _ = std::fs::remove_file(&marker);
+    let first = results
+        .iter()
+        .find(|r| r.job_id == job && r.attempt == 1 && r.state.is_terminal())
+        .expect("a terminal result for attempt 1");
+    assert_ne!(first.state, RunState::Succeeded);
+    let second = results
+        .iter()
+        .find(|r| r.job_id == job && r.attempt == 2 && r.state == RunState::Succeeded)
+        .unwrap();
+    // The same run, its retry promoted by the leader into the queue.
+    assert_eq!(second.run_id, first.run_id);
+    assert_eq!(second.trigger, Trigger::Retry);
+    let events = s.events("default").await;
+    let promoted = events
+        .iter()
+        .find(|e| e.event.job_id == job && e.event.attempt == 2)
+        .expect("the retry in the queue");
+    let leader = s.leader().await.expect("a leader");
+    assert_eq!(promoted.event.epoch, leader.epoch);
 }

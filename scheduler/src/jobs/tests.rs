@@ -362,3 +362,54 @@ fn shared_schedules_are_parsed_once() {
     let last = &engine.job(&Uuid::from_u128(99)).unwrap().schedule;
     assert!(Arc::ptr_eq(first, last));
 }
+
+#[test]
+fn a_version_resync_fetches_only_what_changed_and_drops_what_vanished() {
+    let t0 = utc(2027, 1, 1, 0, 0, 0);
+    let (a, b, c) = (
+        job(1, "* * * * * *", "UTC", t0),
+        job(2, "* * * * * *", "UTC", t0),
+        job(3, "* * * * * *", "UTC", t0),
+    );
+    let mut engine = Engine::new(1000, 1000);
+    engine.begin_resync();
+    engine.resync_page(vec![a.clone(), b.clone(), c.clone()], ms(t0));
+    engine.end_resync();
+
+    // In Postgres now: a unchanged, b at version 2, c gone, d new.
+    let d = job(4, "* * * * * *", "UTC", t0);
+    engine.begin_resync();
+    let stale = engine.resync_versions(&[(a.id, 1), (b.id, 2), (d.id, 1)]);
+    assert_eq!(stale, [b.id, d.id]);
+    let b2 = edited(b, |s| s.timeout_s = 7);
+    engine.resync_page(vec![b2, d.clone()], ms(t0));
+    assert_eq!(engine.end_resync(), 1);
+    assert!(engine.job(&c.id).is_none());
+    assert_eq!(engine.job(&Uuid::from_u128(2)).unwrap().spec.timeout_s, 7);
+    assert!(engine.job(&a.id).is_some() && engine.job(&d.id).is_some());
+}
+
+#[test]
+fn a_job_without_a_cursor_looks_back_no_further_than_its_window() {
+    // Created a day ago, never emitted (a first deployment, or lost cursors).
+    let now = utc(2027, 1, 2, 0, 0, 0);
+    let mut stored = job(1, "0 * * * * *", "UTC", now - chrono::Duration::days(1));
+    stored.spec.catchup = Catchup {
+        policy: CatchupPolicy::None,
+        window_s: 300,
+    };
+    let mut engine = leading(vec![stored], None, ms(now));
+    let batches = engine.take_due(ms(now), 100_000);
+    // Only the minutes of the last five are reported, not a day's 1440.
+    let missed: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| b.items.iter().map(|i| i.tick_ms()))
+        .collect();
+    assert_eq!(
+        missed,
+        (1..=4)
+            .rev()
+            .map(|m| ms(now) - m * 60_000)
+            .collect::<Vec<_>>()
+    );
+}
