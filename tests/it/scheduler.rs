@@ -959,3 +959,54 @@ async fn a_failed_run_goes_through_the_delayed_set_and_the_leader_promotes_its_r
     let leader = s.leader().await.expect("a leader");
     assert_eq!(promoted.event.epoch, leader.epoch);
 }
+
+#[tokio::test]
+async fn a_new_job_is_armed_within_a_fraction_of_a_second_of_its_change_entry() {
+    let mut s = Setup::new(redis_url()).await;
+    s.add_job("control", "* * * * * *", CatchupPolicy::None)
+        .await;
+    let _scheduler = s.scheduler("a", &[]);
+    eventually(Duration::from_secs(20), "the control job", || {
+        let mut conn = s.conn.clone();
+        let key = s.keys.queue("default");
+        async move { (conn.xlen(key).await.unwrap() > 0).then_some(()) }
+    })
+    .await;
+    // A one-shot 250 ms after its change entry: on time only if the leader
+    // fetched and armed it well within that.
+    let at_ms = now_ms() + 250;
+    let at = chrono::DateTime::from_timestamp_millis(at_ms).unwrap();
+    let shot = s
+        .add_spec(spec(
+            "shot",
+            &format!(
+                "@at {}",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            ),
+            CatchupPolicy::All,
+        ))
+        .await;
+    let appended = eventually(Duration::from_secs(5), "the one-shot", || {
+        let mut conn = s.conn.clone();
+        let key = s.keys.queue("default");
+        async move {
+            let page = inspect::read_page(&mut conn, &key, "-", 100_000)
+                .await
+                .unwrap();
+            page.iter().find_map(|(id, json)| {
+                let event: Event = serde_json::from_str(json).unwrap();
+                (event.job_id == shot).then(|| inspect::entry_ms(id).unwrap())
+            })
+        }
+    })
+    .await;
+    eprintln!(
+        "one-shot appended {} ms after its instant",
+        appended - at_ms
+    );
+    assert!(
+        appended - at_ms < 150,
+        "the one-shot went out {} ms after its instant",
+        appended - at_ms
+    );
+}
