@@ -84,9 +84,15 @@ pub(crate) async fn handle(shared: Arc<Shared>, delivery: Delivery, _permit: Own
         async move { chime_queue::report::started(&mut conn, keys, running, lease, expiry).await }
     })
     .await;
-    let outcome = if reported.is_some() {
-        tracing::debug!(attempt = event.attempt, "run started");
-        target::execute(&shared, &event, &run.stop).await
+    let outcome = if let Some(cancel_requested) = reported {
+        if cancel_requested && shared.inflight.cancel(event.run_id, "requested") {
+            // Cancelled while it waited in the queue: never start it.
+            tracing::info!(run_id = %event.run_id, "cancel was asked before the run started");
+            Outcome::new(Ending::Stopped)
+        } else {
+            tracing::debug!(attempt = event.attempt, "run started");
+            target::execute(&shared, &event, &run.stop).await
+        }
     } else {
         Outcome::new(Ending::Stopped)
     };

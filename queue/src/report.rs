@@ -40,26 +40,29 @@ pub struct Settlement<'a> {
 }
 
 /// Appends the `running` result and records the run's lease (expiry in ms)
-/// in its job's running set.
+/// in its job's running set. Returns whether a cancel was asked for this run
+/// before it started (`{prefix}:cancel:{run_id}`, kept by the API because
+/// a cancel published while the run was still queued reached no executor).
 pub async fn started<C>(
     conn: &mut C,
     keys: &Keys,
     result: &RunResult,
     lease: &Lease,
     lease_expiry_ms: i64,
-) -> Result<(), QueueError>
+) -> Result<bool, QueueError>
 where
     C: redis::aio::ConnectionLike + Send + Sync,
 {
     let json = to_json(result)?;
-    redis::pipe()
+    let (cancel_requested,): (bool,) = redis::pipe()
         .xadd(keys.results(), "*", &[(EVENT_FIELD, json)])
         .ignore()
         .zadd(keys.running(&lease.job_id), &lease.run_id, lease_expiry_ms)
         .ignore()
-        .query_async::<()>(conn)
+        .exists(keys.cancel(&lease.run_id))
+        .query_async(conn)
         .await?;
-    Ok(())
+    Ok(cancel_requested)
 }
 
 /// Pushes the expiry of leases that still exist to `lease_expiry_ms`

@@ -62,3 +62,40 @@ async fn cancelling_a_long_shell_run_ends_it_cancelled() {
         .expect(404);
     assert_eq!(unknown.error().0, "not_found");
 }
+
+#[tokio::test]
+async fn a_run_cancelled_while_queued_is_never_started() {
+    let server = ApiServer::start(&[]).await;
+    let api = server.client(None);
+    // The script would leave a mark if it ever ran.
+    let marker =
+        std::env::temp_dir().join(format!("chime-cancel-{}", uuid::Uuid::new_v4().simple()));
+    create(
+        &api,
+        &shell_job(
+            "queued-then-cancelled",
+            &format!("touch {}", marker.display()),
+        ),
+    )
+    .await;
+    // No executor yet: the run waits in the queue, and the cancel request
+    // reaches nobody over pub/sub.
+    let run_id = api
+        .trigger("queued-then-cancelled", None)
+        .await
+        .expect(202)
+        .body["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let reply = api.cancel_run(&run_id).await.expect(202);
+    assert_eq!(reply.body["executors_notified"], 0, "{}", reply.body);
+
+    let _executor = server.executor(&[]);
+    let cancelled = wait_state(&api, &run_id, "cancelled").await;
+    assert_eq!(cancelled["attempts"][0]["state"], "cancelled");
+    assert!(
+        !marker.exists(),
+        "the cancelled run must not have started its command"
+    );
+}
