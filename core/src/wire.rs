@@ -104,6 +104,32 @@ pub struct RunResult {
     pub stderr: Option<String>,
 }
 
+impl RunResult {
+    /// A result about `event`'s attempt reaching `state`, with the run's
+    /// identity and timestamps from the event and nothing else filled in.
+    pub fn about(event: &Event, state: RunState) -> RunResult {
+        RunResult {
+            v: WIRE_VERSION,
+            run_id: event.run_id,
+            job_id: event.job_id,
+            job_version: event.job_version,
+            attempt: event.attempt,
+            state,
+            trigger: event.trigger,
+            scheduled_at: event.scheduled_at,
+            emitted_at: Some(event.emitted_at),
+            started_at: None,
+            finished_at: None,
+            executor_id: None,
+            exit_code: None,
+            http_status: None,
+            error: None,
+            stdout: None,
+            stderr: None,
+        }
+    }
+}
+
 /// What happened to a job definition: one entry of `{prefix}:changes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {

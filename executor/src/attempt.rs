@@ -260,27 +260,10 @@ where
 /// A result about `event`'s current attempt.
 fn result(shared: &Shared, event: &Event, state: RunState, started_at: Option<i64>) -> RunResult {
     RunResult {
-        v: WIRE_VERSION,
-        run_id: event.run_id,
-        job_id: event.job_id,
-        job_version: event.job_version,
-        attempt: event.attempt,
-        state,
-        trigger: event.trigger,
-        scheduled_at: event.scheduled_at,
-        emitted_at: Some(event.emitted_at),
         started_at,
-        finished_at: if state.is_terminal() {
-            Some(now_ms())
-        } else {
-            None
-        },
+        finished_at: state.is_terminal().then(now_ms),
         executor_id: Some(shared.executor_id.clone()),
-        exit_code: None,
-        http_status: None,
-        error: None,
-        stdout: None,
-        stderr: None,
+        ..RunResult::about(event, state)
     }
 }
 
