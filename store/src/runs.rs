@@ -359,13 +359,18 @@ pub async fn prune_batch(
 ) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
     let deleted: Vec<Uuid> = sqlx::query_scalar(
-        "WITH doomed AS ( \
+        // Jobs over the cap come from a grouped scan of the (job_id, ...)
+        // index; each one's surplus is then read newest-first from that
+        // index, skipping the runs it keeps. No sort of the whole table.
+        "WITH over_cap AS ( \
+             SELECT job_id FROM runs GROUP BY job_id HAVING count(*) > $2 LIMIT $3 \
+         ), doomed AS ( \
              (SELECT id FROM runs WHERE scheduled_at < $1 LIMIT $3) \
              UNION \
-             (SELECT id FROM ( \
-                 SELECT id, row_number() OVER (PARTITION BY job_id ORDER BY scheduled_at DESC, id DESC) AS n \
-                 FROM runs) ranked \
-              WHERE n > $2 LIMIT $3) \
+             (SELECT surplus.id FROM over_cap CROSS JOIN LATERAL ( \
+                  SELECT id FROM runs WHERE runs.job_id = over_cap.job_id \
+                  ORDER BY scheduled_at DESC, id DESC OFFSET $2 LIMIT $3) surplus \
+              LIMIT $3) \
          ) \
          DELETE FROM runs WHERE id IN (SELECT id FROM doomed LIMIT $3) RETURNING id",
     )
