@@ -12,19 +12,8 @@ use chime_queue::report::{Lease, Settlement, renew, settle, started};
 use redis::aio::MultiplexedConnection;
 use uuid::Uuid;
 
-async fn setup() -> (MultiplexedConnection, Keys) {
-    let url = std::env::var("CHIME_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let client = redis::Client::open(url.as_str()).expect("a redis URL");
-    let conn = match client.get_multiplexed_async_connection().await {
-        Ok(conn) => conn,
-        Err(err) => {
-            panic!("cannot reach Redis at {url}: {err}\nstart the services with `scripts/services`")
-        }
-    };
-    let keys = Keys::new(format!("chime-test-{}", Uuid::new_v4().simple()));
-    (conn, keys)
-}
+mod common;
+use common::setup;
 
 fn event() -> Event {
     Event {

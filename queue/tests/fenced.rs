@@ -15,20 +15,8 @@ use chime_queue::trim::trim_stream;
 use redis::AsyncTypedCommands;
 use redis::aio::MultiplexedConnection;
 
-async fn setup() -> (MultiplexedConnection, Keys) {
-    let url = std::env::var("CHIME_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let client = redis::Client::open(url.as_str()).expect("a redis url");
-    let conn = match client.get_multiplexed_async_connection().await {
-        Ok(conn) => conn,
-        Err(err) => panic!(
-            "cannot reach Redis at {url}: {err}\nstart the services with `scripts/services` \
-             (or set CHIME_TEST_REDIS_URL)"
-        ),
-    };
-    let prefix = format!("chime-test-{}", uuid::Uuid::new_v4().simple());
-    (conn, Keys::new(prefix))
-}
+mod common;
+use common::setup;
 
 async fn lead(conn: &mut MultiplexedConnection, keys: &Keys, node: &str) -> LeaderLease {
     match lease::acquire(conn, keys, node, 5_000)
