@@ -33,6 +33,23 @@ struct Setup {
 }
 
 impl Setup {
+    /// Waits until the `default` queue holds an entry appended after
+    /// `after_ms` (stream ids start with the append time), tolerating a
+    /// Redis that is still coming back.
+    async fn wait_for_entry_after(&self, after_ms: i64, deadline: Duration, what: &str) {
+        eventually(deadline, what, || {
+            let mut conn = self.conn.clone();
+            let key = self.keys.queue("default");
+            async move {
+                let page = inspect::read_page(&mut conn, &key, &format!("{after_ms}-0"), 1)
+                    .await
+                    .ok()?;
+                (!page.is_empty()).then_some(())
+            }
+        })
+        .await;
+    }
+
     async fn new(redis_url: String) -> Setup {
         let db = TestDb::create().await;
         let client = redis::Client::open(redis_url.as_str()).unwrap();
@@ -381,17 +398,11 @@ async fn a_sigstopped_leader_emits_nothing_when_it_wakes() {
         async move { output.contains("lost leadership").then_some(()) }
     })
     .await;
-    eventually(Duration::from_secs(5), "ticks after the wake", || {
-        let mut conn = s.conn.clone();
-        let key = s.keys.queue("default");
-        let after = woke_at + 1500;
-        async move {
-            let page = inspect::read_page(&mut conn, &key, &format!("{after}-0"), 1)
-                .await
-                .unwrap();
-            (!page.is_empty()).then_some(())
-        }
-    })
+    s.wait_for_entry_after(
+        woke_at + 1500,
+        Duration::from_secs(5),
+        "ticks after the wake",
+    )
     .await;
 
     let events = s.events("default").await;
@@ -437,17 +448,11 @@ async fn schedulers_reconnect_after_a_redis_restart_and_emit_the_ticks_it_missed
     let up_at = now_ms();
     let client = redis::Client::open(redis.url().as_str()).unwrap();
     s.conn = client.get_multiplexed_async_connection().await.unwrap();
-    eventually(Duration::from_secs(15), "ticks after the restart", || {
-        let mut conn = s.conn.clone();
-        let key = s.keys.queue("default");
-        let after = up_at + 2000;
-        async move {
-            let page = inspect::read_page(&mut conn, &key, &format!("{after}-0"), 1)
-                .await
-                .ok()?;
-            (!page.is_empty()).then_some(())
-        }
-    })
+    s.wait_for_entry_after(
+        up_at + 2000,
+        Duration::from_secs(15),
+        "ticks after the restart",
+    )
     .await;
     let events = s.events("default").await;
     assert_exactly_once_without_gaps(&events);
@@ -521,17 +526,8 @@ async fn changes_take_effect_within_a_second_and_a_lost_one_at_the_next_resync()
     s.edit(lost, "paused = true").await;
 
     let until = paused_at + 4500;
-    eventually(Duration::from_secs(10), "the control job to go on", || {
-        let mut conn = s.conn.clone();
-        let key = s.keys.queue("default");
-        async move {
-            let page = inspect::read_page(&mut conn, &key, &format!("{until}-0"), 1)
-                .await
-                .unwrap();
-            (!page.is_empty()).then_some(())
-        }
-    })
-    .await;
+    s.wait_for_entry_after(until, Duration::from_secs(10), "the control job to go on")
+        .await;
     let by_job = ticks_by_job(&s.events("default").await);
     let after_edit: Vec<i64> = by_job[&new]
         .iter()
@@ -577,20 +573,10 @@ async fn catch_up_policies_across_downtime() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     let _second = s.scheduler("b", &[]);
     let up_at = now_ms();
-    eventually(
+    s.wait_for_entry_after(
+        up_at + 2000,
         Duration::from_secs(15),
         "emission after the restart",
-        || {
-            let mut conn = s.conn.clone();
-            let key = s.keys.queue("default");
-            let after = up_at + 2000;
-            async move {
-                let page = inspect::read_page(&mut conn, &key, &format!("{after}-0"), 1)
-                    .await
-                    .unwrap();
-                (!page.is_empty()).then_some(())
-            }
-        },
     )
     .await;
     let events = s.events("default").await;
@@ -696,17 +682,8 @@ async fn delayed_runs_are_promoted_and_one_shots_fire_once() {
 
     // The one-shot: once, at its instant, and never again.
     let after = shot_at + 3000;
-    eventually(Duration::from_secs(15), "ticks past the shot", || {
-        let mut conn = s.conn.clone();
-        let key = s.keys.queue("default");
-        async move {
-            let page = inspect::read_page(&mut conn, &key, &format!("{after}-0"), 1)
-                .await
-                .unwrap();
-            (!page.is_empty()).then_some(())
-        }
-    })
-    .await;
+    s.wait_for_entry_after(after, Duration::from_secs(15), "ticks past the shot")
+        .await;
     let by_job = ticks_by_job(&s.events("default").await);
     assert_eq!(by_job[&shot], [shot_at]);
 }
