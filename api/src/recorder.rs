@@ -22,6 +22,13 @@ pub struct RecorderConfig {
     pub batch_size: usize,
     /// Longest wait for new results in one read, in milliseconds.
     pub block_ms: u64,
+    /// After a read that found fewer results than a full batch, how long
+    /// to let more gather before committing, in milliseconds. Results come
+    /// in bursts at each second's ticks; lingering records a burst in one
+    /// transaction after it, instead of many small ones that compete for
+    /// the CPU with the executors starting the burst's runs. History lags
+    /// by at most this much. 0 commits every read at once.
+    pub linger_ms: u64,
     /// Entries another recorder has held this long are taken over, in
     /// milliseconds.
     pub claim_idle_ms: u64,
@@ -32,6 +39,7 @@ impl Default for RecorderConfig {
         RecorderConfig {
             batch_size: 500,
             block_ms: 1000,
+            linger_ms: 200,
             claim_idle_ms: 30_000,
         }
     }
@@ -83,19 +91,32 @@ async fn record_until_error(
     backoff: &mut Backoff,
 ) -> anyhow::Result<()> {
     let block = Duration::from_millis(config.block_ms);
+    let linger = Duration::from_millis(config.linger_ms);
     let mut conn = chime_queue::connection::blocking(&deps.redis, block).await?;
     results_reader::ensure_group(&mut conn, &deps.keys).await?;
     let mut from = ReadFrom::Pending;
     let mut last_claim = Instant::now();
     let claim_every = Duration::from_millis(config.claim_idle_ms / 3).max(Duration::from_secs(1));
     loop {
-        let entries = tokio::select! {
+        let mut entries = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
-            entries = results_reader::read(&mut conn, &deps.keys, &deps.consumer, from, config.batch_size, block) => entries?,
+            entries = results_reader::read(&mut conn, &deps.keys, &deps.consumer, from, config.batch_size, Some(block)) => entries?,
         };
         if from == ReadFrom::Pending && entries.is_empty() {
             from = ReadFrom::New;
             continue;
+        }
+        if from == ReadFrom::New && linger > Duration::ZERO && entries.len() < config.batch_size {
+            tokio::select! {
+                // Shutdown commits what was read.
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(linger) => {
+                    let more = config.batch_size - entries.len();
+                    entries.extend(
+                        results_reader::read(&mut conn, &deps.keys, &deps.consumer, from, more, None).await?,
+                    );
+                }
+            }
         }
         commit(deps, &mut conn, entries).await?;
         backoff.reset();

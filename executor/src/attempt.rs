@@ -1,100 +1,191 @@
-//! One delivery of one queue entry, from decoding to settlement: check the
-//! delivery count and the starting deadline, report `running`, run the
-//! target while the keeper holds the claim, then settle the entry with
-//! exactly one terminal result (and a retry or a dead letter when due).
+//! Claimed entries, from decoding to settlement. Entries that cannot run
+//! (undecodable, delivered too often, past their starting deadline) are
+//! settled or left at once. The rest of a claimed batch is stamped started
+//! and reported `running` together in one round trip; then each run
+//! executes its target while the keeper holds the claim, and is settled
+//! with exactly one terminal result (and a retry or a dead letter when due).
 
 use std::sync::Arc;
 
 use chime_core::wire::{Event, RunResult, WIRE_VERSION};
 use chime_core::{RunState, Trigger};
-use chime_queue::QueueError;
 use chime_queue::consume::Delivery;
-use chime_queue::report::{Lease, Settlement};
+use chime_queue::report::{Lease, PreparedSettle, Settlement, Start};
 use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::task::TaskTracker;
 
-use crate::backoff::Backoff;
+use crate::backoff::retry_redis;
 use crate::clock::now_ms;
-use crate::inflight::StopReason;
+use crate::inflight::{RunHandle, StopReason};
 use crate::service::Shared;
 use crate::target::{self, Ending, Outcome};
 
-/// Handles one delivery; the permit is held until the entry is settled or
-/// left for another executor.
-#[tracing::instrument(skip_all, fields(queue = %delivery.queue, entry_id = %delivery.entry_id, run_id = tracing::field::Empty))]
-pub(crate) async fn handle(shared: Arc<Shared>, delivery: Delivery, _permit: OwnedSemaphorePermit) {
-    let event = match decode(&delivery) {
-        Ok(event) => event,
-        Err(reason) => return undecodable(&shared, &delivery, &reason).await,
-    };
-    let span = tracing::Span::current();
-    span.record("run_id", tracing::field::display(event.run_id));
-    let lease = Lease {
-        job_id: event.job_id.to_string(),
-        run_id: event.run_id.to_string(),
-    };
+/// A claimed entry with the concurrency permit it holds until it is
+/// settled or left for another executor.
+pub(crate) type Claimed = (Delivery, OwnedSemaphorePermit);
 
-    if delivery.deliveries > shared.config.max_deliveries {
-        let reason = format!(
-            "delivered {} times; max_deliveries is {}",
-            delivery.deliveries, shared.config.max_deliveries
+/// Why a claimed entry does not run.
+enum Refusal {
+    /// It does not decode (or comes from a newer wire version).
+    Undecodable(String),
+    /// It was delivered more than `max_deliveries` times.
+    OverDelivered(Box<Event>),
+    /// It was claimed this many ms after its starting deadline.
+    PastDeadline(Box<Event>, i64),
+}
+
+/// A run about to start.
+struct Starting {
+    delivery: Delivery,
+    event: Event,
+    permit: OwnedSemaphorePermit,
+    run: Arc<RunHandle>,
+    running: RunResult,
+}
+
+/// Starts the entries of one claim: refused entries are handled on their
+/// own, and the others are reported `running` in one round trip and then
+/// run, each as its own task on `runs`.
+pub(crate) async fn start(shared: Arc<Shared>, claimed: Vec<Claimed>, runs: TaskTracker) {
+    let mut starting = Vec::with_capacity(claimed.len());
+    for (delivery, permit) in claimed {
+        let event = match screen(&shared, &delivery) {
+            Ok(event) => event,
+            Err(refusal) => {
+                runs.spawn(refuse(shared.clone(), delivery, refusal, permit));
+                continue;
+            }
+        };
+        let run = shared.inflight.insert(
+            &delivery.queue,
+            &delivery.entry_id,
+            Lease {
+                job_id: event.job_id.to_string(),
+                run_id: event.run_id.to_string(),
+            },
+            event.run_id,
+            &shared.abandon,
         );
-        tracing::warn!(run_id = %event.run_id, reason, "dead-lettering the event");
-        let mut result = result(&shared, &event, RunState::Dead, None);
-        result.error = Some(reason.clone());
-        let raw = delivery.payload.as_deref().unwrap_or_default();
-        let settlement = Settlement {
-            result: Some(&result),
-            lease: Some(&lease),
-            dead: Some((raw, &reason)),
-            ..Settlement::default()
-        };
-        settle(&shared, &delivery, &settlement).await;
+        // Stamped as the executor takes the run up, before any round trip.
+        let running = result(&shared, &event, RunState::Running, Some(now_ms()));
+        starting.push(Starting {
+            delivery,
+            event,
+            permit,
+            run,
+            running,
+        });
+    }
+    if starting.is_empty() {
         return;
     }
-
-    let claimed_at = now_ms();
-    if let Some(deadline) = event.deadline.filter(|d| claimed_at > *d) {
-        tracing::debug!(run_id = %event.run_id, deadline, "past its starting deadline");
-        let mut result = result(&shared, &event, RunState::Missed, None);
-        result.error = Some(format!(
-            "not started by its deadline: claimed {} ms late",
-            claimed_at - deadline
-        ));
-        let settlement = Settlement {
-            result: Some(&result),
-            ..Settlement::default()
-        };
-        settle(&shared, &delivery, &settlement).await;
-        return;
-    }
-
-    let run = shared.inflight.insert(
-        &delivery.queue,
-        &delivery.entry_id,
-        lease.clone(),
-        event.run_id,
-        &shared.abandon,
-    );
-    let started_at = now_ms();
-    let running = result(&shared, &event, RunState::Running, Some(started_at));
-    let expiry = started_at + shared.config.visibility_timeout_ms as i64;
-    let reported = retry_redis(&shared, "report running", || {
+    let starts: Vec<Start<'_>> = starting
+        .iter()
+        .map(|s| Start {
+            result: &s.running,
+            lease: &s.run.lease,
+        })
+        .collect();
+    let expiry = now_ms() + shared.config.visibility_timeout_ms as i64;
+    let cancels_asked = retry_redis(&shared.abandon, "reporting runs started", || {
         let mut conn = shared.redis.clone();
-        let (running, lease, keys) = (&running, &lease, &shared.keys);
-        async move { chime_queue::report::started(&mut conn, keys, running, lease, expiry).await }
+        let (keys, starts) = (&shared.keys, &starts);
+        async move { chime_queue::report::started(&mut conn, keys, starts, expiry).await }
     })
     .await;
-    let outcome = if let Some(cancel_requested) = reported {
-        if cancel_requested && shared.inflight.cancel(event.run_id, "requested") {
+    drop(starts);
+    for (i, run) in starting.into_iter().enumerate() {
+        // `None`: the executor gave up before Redis took the report.
+        let cancel_asked = cancels_asked.as_ref().map(|asked| asked[i]);
+        runs.spawn(execute(shared.clone(), run, cancel_asked));
+    }
+}
+
+/// Decodes the entry and checks it may still run.
+fn screen(shared: &Shared, delivery: &Delivery) -> Result<Event, Refusal> {
+    let event = decode(delivery).map_err(Refusal::Undecodable)?;
+    if delivery.deliveries > shared.config.max_deliveries {
+        return Err(Refusal::OverDelivered(Box::new(event)));
+    }
+    let claimed_at = now_ms();
+    match event.deadline {
+        Some(deadline) if claimed_at > deadline => Err(Refusal::PastDeadline(
+            Box::new(event),
+            claimed_at - deadline,
+        )),
+        _ => Ok(event),
+    }
+}
+
+/// Settles (or leaves) an entry that does not run.
+async fn refuse(
+    shared: Arc<Shared>,
+    delivery: Delivery,
+    refusal: Refusal,
+    _permit: OwnedSemaphorePermit,
+) {
+    match refusal {
+        Refusal::Undecodable(reason) => undecodable(&shared, &delivery, &reason).await,
+        Refusal::OverDelivered(event) => {
+            let reason = format!(
+                "delivered {} times; max_deliveries is {}",
+                delivery.deliveries, shared.config.max_deliveries
+            );
+            tracing::warn!(run_id = %event.run_id, reason, "dead-lettering the event");
+            let mut result = result(&shared, &event, RunState::Dead, None);
+            result.error = Some(reason.clone());
+            let lease = Lease {
+                job_id: event.job_id.to_string(),
+                run_id: event.run_id.to_string(),
+            };
+            let raw = delivery.payload.as_deref().unwrap_or_default();
+            let settlement = Settlement {
+                result: Some(&result),
+                lease: Some(&lease),
+                dead: Some((raw, &reason)),
+                ..Settlement::default()
+            };
+            settle(&shared, &delivery, &settlement).await;
+        }
+        Refusal::PastDeadline(event, late_ms) => {
+            tracing::debug!(run_id = %event.run_id, late_ms, "past its starting deadline");
+            let mut result = result(&shared, &event, RunState::Missed, None);
+            result.error = Some(format!(
+                "not started by its deadline: claimed {late_ms} ms late"
+            ));
+            let settlement = Settlement {
+                result: Some(&result),
+                ..Settlement::default()
+            };
+            settle(&shared, &delivery, &settlement).await;
+        }
+    }
+}
+
+/// Runs a started run's target and settles its entry; the permit is held
+/// until then.
+#[tracing::instrument(skip_all, fields(queue = %starting.delivery.queue, entry_id = %starting.delivery.entry_id, run_id = %starting.event.run_id))]
+async fn execute(shared: Arc<Shared>, starting: Starting, cancel_asked: Option<bool>) {
+    let Starting {
+        delivery,
+        event,
+        permit: _permit,
+        run,
+        running,
+    } = starting;
+    let started_at = running.started_at.unwrap_or_else(now_ms);
+    let lease = &run.lease;
+    let outcome = match cancel_asked {
+        Some(true) if shared.inflight.cancel(event.run_id, "requested") => {
             // Cancelled while it waited in the queue: never start it.
             tracing::info!(run_id = %event.run_id, "cancel was asked before the run started");
             Outcome::new(Ending::Stopped)
-        } else {
+        }
+        Some(_) => {
             tracing::debug!(attempt = event.attempt, "run started");
             target::execute(&shared, &event, &run.stop).await
         }
-    } else {
-        Outcome::new(Ending::Stopped)
+        None => Outcome::new(Ending::Stopped),
     };
     let finished_at = now_ms();
 
@@ -112,7 +203,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, delivery: Delivery, _permit: Own
                 result.error = Some(format!("cancelled: {reason}"));
                 let settlement = Settlement {
                     result: Some(&result),
-                    lease: Some(&lease),
+                    lease: Some(lease),
                     ..Settlement::default()
                 };
                 run.begin_settling();
@@ -125,13 +216,12 @@ pub(crate) async fn handle(shared: Arc<Shared>, delivery: Delivery, _permit: Own
                 // no longer going.
                 tracing::warn!(run_id = %event.run_id, "abandoned at shutdown; left for another executor");
                 let mut conn = shared.redis.clone();
-                let _ = chime_queue::report::release(&mut conn, &shared.keys, &lease).await;
+                let _ = chime_queue::report::release(&mut conn, &shared.keys, lease).await;
             }
         }
         shared.inflight.remove(&run);
         return;
     }
-
     let state = match outcome.ending {
         Ending::Succeeded => RunState::Succeeded,
         Ending::TimedOut => RunState::TimedOut,
@@ -163,7 +253,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, delivery: Delivery, _permit: Own
     let raw = delivery.payload.as_deref().unwrap_or_default();
     let settlement = Settlement {
         result: Some(&result),
-        lease: Some(&lease),
+        lease: Some(lease),
         retry: next.as_ref().map(|(event, due)| (event, *due)),
         dead: dead_reason.as_deref().map(|reason| (raw, reason)),
     };
@@ -211,49 +301,28 @@ async fn undecodable(shared: &Shared, delivery: &Delivery, reason: &str) {
     settle(shared, delivery, &settlement).await;
 }
 
-/// Settles the entry, retrying Redis errors until it works or the executor
-/// abandons its runs (then the entry stays pending and is redelivered).
+/// Settles the entry through the settler, which retries Redis errors until
+/// it works or the executor abandons its runs (then the entry stays pending
+/// and is redelivered).
 async fn settle(shared: &Shared, delivery: &Delivery, settlement: &Settlement<'_>) {
-    let settled = retry_redis(shared, "settle entry", || {
-        let mut conn = shared.redis.clone();
-        async move {
-            chime_queue::report::settle(
-                &mut conn,
-                &shared.keys,
-                &delivery.queue,
-                &shared.executor_id,
-                &delivery.entry_id,
-                settlement,
-            )
-            .await
+    let prepared = match PreparedSettle::new(
+        &shared.keys,
+        &delivery.queue,
+        &shared.executor_id,
+        &delivery.entry_id,
+        settlement,
+    ) {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            // Left pending: redelivery ends in the dead stream at worst.
+            tracing::error!(error = %err, "cannot encode a settlement");
+            return;
         }
-    })
-    .await;
-    if settled == Some(false) {
+    };
+    if shared.settler.settle(prepared).await == Some(false) {
         tracing::warn!(
             "entry was reclaimed by another executor before it was settled; its result is theirs"
         );
-    }
-}
-
-/// Runs `op` until it succeeds, backing off between failures; `None` if
-/// the executor abandons its runs first.
-async fn retry_redis<T, F, Fut>(shared: &Shared, what: &str, mut op: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, QueueError>>,
-{
-    let mut backoff = Backoff::new();
-    loop {
-        match op().await {
-            Ok(value) => return Some(value),
-            Err(err) => {
-                tracing::warn!(error = %err, "{what} failed; retrying");
-                if !backoff.wait(&shared.abandon).await {
-                    return None;
-                }
-            }
-        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Cancellable exponential backoff for loops that retry Redis after an
-//! error: 100 ms doubling to 2 s, reset after a success.
+//! error: 100 ms doubling to 2 s, reset after a success; and [`retry_redis`],
+//! which retries one step with it.
 
 use std::time::Duration;
 
@@ -32,6 +33,31 @@ impl Backoff {
         tokio::select! {
             _ = tokio::time::sleep(delay) => true,
             _ = token.cancelled() => false,
+        }
+    }
+}
+
+/// Runs `op` until it succeeds, backing off between Redis errors; `None`
+/// if `give_up` fires first (the executor abandons its runs).
+pub(crate) async fn retry_redis<T, F, Fut>(
+    give_up: &CancellationToken,
+    what: &str,
+    mut op: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, chime_queue::QueueError>>,
+{
+    let mut backoff = Backoff::new();
+    loop {
+        match op().await {
+            Ok(value) => return Some(value),
+            Err(err) => {
+                tracing::warn!(error = %err, "{what} failed; retrying");
+                if !backoff.wait(give_up).await {
+                    return None;
+                }
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 //! one blocking `XREADGROUP`, and the reclaimer takes over entries other
 //! consumers left idle past the visibility timeout (`XAUTOCLAIM`). Both
 //! claim only as many entries as there are free concurrency permits, and
-//! hand each entry with its permit to a run task.
+//! hand each claim (entries with their permits) to a task that starts it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +20,7 @@ use crate::service::Shared;
 /// how long stopping the reader takes.
 const BLOCK: Duration = Duration::from_millis(500);
 /// The most entries one read or reclaim step takes.
-const BATCH_MAX: usize = 256;
+const BATCH_MAX: usize = 1024;
 /// Between reads of part of the queues (concurrency below the number of
 /// queues) that found nothing.
 const PARTIAL_READ_PAUSE: Duration = Duration::from_millis(10);
@@ -73,6 +73,7 @@ pub(crate) async fn read_new(
             Ok(deliveries) => {
                 backoff.reset();
                 let idle = deliveries.is_empty();
+                let mut claimed = Vec::with_capacity(deliveries.len());
                 for delivery in deliveries {
                     // The plan reads at most as many entries as permits held;
                     // should Redis hand over more, they wait for a permit
@@ -84,9 +85,12 @@ pub(crate) async fn read_new(
                             Err(_) => return,
                         },
                     };
-                    runs.spawn(attempt::handle(shared.clone(), delivery, permit));
+                    claimed.push((delivery, permit));
                 }
                 drop(held);
+                if !claimed.is_empty() {
+                    runs.spawn(attempt::start(shared.clone(), claimed, runs.clone()));
+                }
                 if idle && !plan.block {
                     // A partial read found nothing: try the next queues soon.
                     tokio::select! {
@@ -147,6 +151,7 @@ pub(crate) async fn reclaim_idle(
                         break;
                     }
                 };
+                let mut claimed = Vec::with_capacity(reclaimed.deliveries.len());
                 for delivery in reclaimed.deliveries {
                     tracing::info!(
                         queue,
@@ -156,7 +161,10 @@ pub(crate) async fn reclaim_idle(
                     );
                     // XAUTOCLAIM returns at most COUNT entries.
                     let Some(permit) = held.split(1) else { break };
-                    runs.spawn(attempt::handle(shared.clone(), delivery, permit));
+                    claimed.push((delivery, permit));
+                }
+                if !claimed.is_empty() {
+                    runs.spawn(attempt::start(shared.clone(), claimed, runs.clone()));
                 }
                 if reclaimed.next_start == "0-0" {
                     break;

@@ -7,7 +7,7 @@
 //! and the crate does not depend on the store.
 //!
 //! Reading order: [`run`] (`service.rs`), `claim.rs`, `attempt.rs`,
-//! `target.rs` and its kinds, `inflight.rs`, `heartbeat.rs`, `control.rs`.
+//! `target.rs` and its kinds, `settler.rs`, `inflight.rs`, `heartbeat.rs`, `control.rs`.
 
 mod attempt;
 mod backoff;
@@ -20,6 +20,7 @@ mod heartbeat;
 mod inflight;
 mod output;
 mod service;
+mod settler;
 mod target;
 
 pub use config::ExecutorConfig;

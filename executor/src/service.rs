@@ -1,6 +1,6 @@
 //! The executor's `run`: joins the queues' consumer group, starts the
-//! reader, the reclaimer, the claim keeper, the heartbeat and the control
-//! listener, and on shutdown stops claiming, lets runs finish within the
+//! reader, the reclaimer, the claim keeper, the settler, the heartbeat and
+//! the control listener, and on shutdown stops claiming, lets runs finish within the
 //! grace period, abandons the rest (unacknowledged, for another executor)
 //! and leaves the registry.
 
@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::clock::now_ms;
 use crate::inflight::InFlight;
+use crate::settler::{self, Settler};
 use crate::{ExecutorConfig, ExecutorError, claim, control, heartbeat, inflight};
 
 /// What the executor needs from its caller besides its config.
@@ -43,6 +44,8 @@ pub(crate) struct Shared {
     pub(crate) redis: ConnectionManager,
     pub(crate) http: reqwest::Client,
     pub(crate) inflight: InFlight,
+    /// Where finished runs hand their settlement.
+    pub(crate) settler: Settler,
     /// Fires when the shutdown grace is over: runs still going are killed
     /// and left unacknowledged.
     pub(crate) abandon: CancellationToken,
@@ -78,6 +81,7 @@ pub async fn run(
         .await
         .context("subscribing to the control channel")?;
     let http = http_client()?;
+    let (settler, settlements) = Settler::new();
 
     let shared = Arc::new(Shared {
         kill_grace: Duration::from_millis(config.kill_grace_ms),
@@ -90,6 +94,7 @@ pub async fn run(
         redis,
         http,
         inflight: InFlight::default(),
+        settler,
         abandon: CancellationToken::new(),
     });
     let permits = Arc::new(Semaphore::new(shared.config.concurrency));
@@ -97,6 +102,11 @@ pub async fn run(
     let background = CancellationToken::new();
     let services = TaskTracker::new();
     services.spawn(inflight::keep_fresh(shared.clone(), background.clone()));
+    services.spawn(settler::run(
+        shared.clone(),
+        settlements,
+        background.clone(),
+    ));
     services.spawn(heartbeat::beat(
         shared.clone(),
         now_ms(),

@@ -39,30 +39,45 @@ pub struct Settlement<'a> {
     pub dead: Option<(&'a str, &'a str)>,
 }
 
-/// Appends the `running` result and records the run's lease (expiry in ms)
-/// in its job's running set. Returns whether a cancel was asked for this run
-/// before it started (`{prefix}:cancel:{run_id}`, kept by the API because
-/// a cancel published while the run was still queued reached no executor).
+/// A run that has just started, for [`started`].
+#[derive(Debug, Clone, Copy)]
+pub struct Start<'a> {
+    /// Its `running` result.
+    pub result: &'a RunResult,
+    /// Its lease.
+    pub lease: &'a Lease,
+}
+
+/// For each of `runs`, in one round trip: appends its `running` result and
+/// records its lease (expiry in ms) in its job's running set. Returns, in
+/// order, whether a cancel was asked for each run before it started
+/// (`{prefix}:cancel:{run_id}`, kept by the API because a cancel published
+/// while the run was still queued reached no executor).
 pub async fn started<C>(
     conn: &mut C,
     keys: &Keys,
-    result: &RunResult,
-    lease: &Lease,
+    runs: &[Start<'_>],
     lease_expiry_ms: i64,
-) -> Result<bool, QueueError>
+) -> Result<Vec<bool>, QueueError>
 where
     C: redis::aio::ConnectionLike + Send + Sync,
 {
-    let json = to_json(result)?;
-    let (cancel_requested,): (bool,) = redis::pipe()
-        .xadd(keys.results(), "*", &[(EVENT_FIELD, json)])
-        .ignore()
-        .zadd(keys.running(&lease.job_id), &lease.run_id, lease_expiry_ms)
-        .ignore()
-        .exists(keys.cancel(&lease.run_id))
-        .query_async(conn)
-        .await?;
-    Ok(cancel_requested)
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    for run in runs {
+        pipe.xadd(keys.results(), "*", &[(EVENT_FIELD, to_json(run.result)?)])
+            .ignore()
+            .zadd(
+                keys.running(&run.lease.job_id),
+                &run.lease.run_id,
+                lease_expiry_ms,
+            )
+            .ignore()
+            .exists(keys.cancel(&run.lease.run_id));
+    }
+    Ok(pipe.query_async(conn).await?)
 }
 
 /// Pushes the expiry of leases that still exist to `lease_expiry_ms`
@@ -106,49 +121,77 @@ where
     Ok(())
 }
 
-/// Settles entry `entry_id` of `queue`, owned by `consumer`. Returns
-/// `false`, having changed nothing, when the entry is no longer pending
-/// under `consumer` (another executor reclaimed it and reports it).
+/// One entry's settlement, encoded and ready to send with [`settle`].
+#[derive(Debug)]
+pub struct PreparedSettle {
+    invocation: redis::ScriptInvocation<'static>,
+}
+
+impl PreparedSettle {
+    /// Encodes the settlement of entry `entry_id` of `queue`, owned by
+    /// `consumer`.
+    pub fn new(
+        keys: &Keys,
+        queue: &str,
+        consumer: &str,
+        entry_id: &str,
+        settlement: &Settlement<'_>,
+    ) -> Result<Self, QueueError> {
+        let result = settlement.result.map(to_json).transpose()?;
+        let retry = settlement
+            .retry
+            .map(|(event, due)| to_json(event).map(|json| (json, due)))
+            .transpose()?;
+        let running_key = match settlement.lease {
+            Some(lease) => keys.running(&lease.job_id),
+            None => keys.running("-"),
+        };
+        let mut invocation = SETTLE.prepare_invoke();
+        invocation
+            .key(keys.queue(queue))
+            .key(keys.results())
+            .key(running_key)
+            .key(keys.delayed())
+            .key(keys.dead())
+            .arg(EXECUTOR_GROUP)
+            .arg(consumer)
+            .arg(entry_id)
+            .arg(result.as_deref().unwrap_or(""))
+            .arg(settlement.lease.map(|l| l.run_id.as_str()).unwrap_or(""))
+            .arg(retry.as_ref().map(|(json, _)| json.as_str()).unwrap_or(""))
+            .arg(retry.as_ref().map(|(_, due)| *due).unwrap_or(0))
+            .arg(settlement.dead.map(|(raw, _)| raw).unwrap_or(""))
+            .arg(settlement.dead.map(|(_, reason)| reason).unwrap_or(""))
+            .arg(EVENT_FIELD)
+            .arg(REASON_FIELD);
+        Ok(Self { invocation })
+    }
+}
+
+/// Settles entries in one round trip, each atomically on its own. Returns,
+/// in order, whether each was settled: `false`, having changed nothing,
+/// when the entry is no longer pending under its consumer (another executor
+/// reclaimed it and reports it).
 pub async fn settle<C>(
     conn: &mut C,
-    keys: &Keys,
-    queue: &str,
-    consumer: &str,
-    entry_id: &str,
-    settlement: &Settlement<'_>,
-) -> Result<bool, QueueError>
+    settlements: &[PreparedSettle],
+) -> Result<Vec<bool>, QueueError>
 where
     C: redis::aio::ConnectionLike + Send + Sync,
 {
-    let result = settlement.result.map(to_json).transpose()?;
-    let retry = settlement
-        .retry
-        .map(|(event, due)| to_json(event).map(|json| (json, due)))
-        .transpose()?;
-    let running_key = match settlement.lease {
-        Some(lease) => keys.running(&lease.job_id),
-        None => keys.running("-"),
-    };
-    let mut invocation = SETTLE.prepare_invoke();
-    invocation
-        .key(keys.queue(queue))
-        .key(keys.results())
-        .key(running_key)
-        .key(keys.delayed())
-        .key(keys.dead())
-        .arg(EXECUTOR_GROUP)
-        .arg(consumer)
-        .arg(entry_id)
-        .arg(result.as_deref().unwrap_or(""))
-        .arg(settlement.lease.map(|l| l.run_id.as_str()).unwrap_or(""))
-        .arg(retry.as_ref().map(|(json, _)| json.as_str()).unwrap_or(""))
-        .arg(retry.as_ref().map(|(_, due)| *due).unwrap_or(0))
-        .arg(settlement.dead.map(|(raw, _)| raw).unwrap_or(""))
-        .arg(settlement.dead.map(|(_, reason)| reason).unwrap_or(""))
-        .arg(EVENT_FIELD)
-        .arg(REASON_FIELD);
-    let settled: i64 = invocation.invoke_async(conn).await?;
-    Ok(settled == 1)
+    if settlements.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A pipelined EVALSHA does not load a missing script by itself (Redis
+    // restarted since the last call), so every batch loads it first; a
+    // load of a cached script costs Redis a hash lookup.
+    let mut pipe = redis::pipe();
+    pipe.load_script(&SETTLE).ignore();
+    for settlement in settlements {
+        pipe.invoke_script(&settlement.invocation);
+    }
+    let settled: Vec<i64> = pipe.query_async(conn).await?;
+    Ok(settled.into_iter().map(|n| n == 1).collect())
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, QueueError> {

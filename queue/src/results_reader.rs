@@ -50,14 +50,15 @@ where
 }
 
 /// Reads up to `count` entries for `consumer`, blocking up to `block` for
-/// new ones. Use a connection whose response timeout exceeds `block`.
+/// new ones (`None`: return at once). Use a connection whose response
+/// timeout exceeds `block`.
 pub async fn read<C>(
     conn: &mut C,
     keys: &Keys,
     consumer: &str,
     from: ReadFrom,
     count: usize,
-    block: Duration,
+    block: Option<Duration>,
 ) -> Result<Vec<ResultEntry>, QueueError>
 where
     C: redis::aio::ConnectionLike + Send + Sync,
@@ -68,7 +69,10 @@ where
     let id = match from {
         ReadFrom::Pending => "0",
         ReadFrom::New => {
-            options = options.block(block.as_millis() as usize);
+            if let Some(block) = block {
+                // BLOCK 0 would wait forever.
+                options = options.block(block.as_millis().max(1) as usize);
+            }
             ">"
         }
     };

@@ -8,12 +8,28 @@ use chime_core::keys::EXECUTOR_GROUP;
 use chime_core::wire::{EVENT_FIELD, Event, RunResult, WIRE_VERSION};
 use chime_core::{RunState, Target, Trigger};
 use chime_queue::consume::{ensure_group, read_new, reclaim, touch};
-use chime_queue::report::{Lease, Settlement, renew, settle, started};
+use chime_queue::report::{Lease, PreparedSettle, Settlement, Start, renew, settle, started};
 use redis::aio::MultiplexedConnection;
 use uuid::Uuid;
 
 mod common;
 use common::setup;
+
+/// Settles one entry through the batched call.
+async fn settle_one(
+    conn: &mut MultiplexedConnection,
+    keys: &Keys,
+    queue: &str,
+    consumer: &str,
+    entry_id: &str,
+    settlement: &Settlement<'_>,
+) -> bool {
+    let prepared =
+        PreparedSettle::new(keys, queue, consumer, entry_id, settlement).expect("encode");
+    let settled = settle(conn, &[prepared]).await.expect("settle");
+    assert_eq!(settled.len(), 1);
+    settled[0]
+}
 
 fn event() -> Event {
     Event {
@@ -128,15 +144,15 @@ async fn a_reclaimed_entry_belongs_to_its_new_owner_only() {
         job_id: ev.job_id.to_string(),
         run_id: ev.run_id.to_string(),
     };
-    started(
-        &mut conn,
-        &keys,
-        &result(&ev, RunState::Running),
-        &lease,
-        10_000,
-    )
-    .await
-    .expect("started");
+    let running = result(&ev, RunState::Running);
+    let start = Start {
+        result: &running,
+        lease: &lease,
+    };
+    let cancel_asked = started(&mut conn, &keys, &[start], 10_000)
+        .await
+        .expect("started");
+    assert_eq!(cancel_asked, [false]);
     assert!(
         touch(
             &mut conn,
@@ -180,11 +196,7 @@ async fn a_reclaimed_entry_belongs_to_its_new_owner_only() {
         lease: Some(&lease),
         ..Settlement::default()
     };
-    assert!(
-        !settle(&mut conn, &keys, "default", "a", &entry_id, &settlement)
-            .await
-            .expect("settle")
-    );
+    assert!(!settle_one(&mut conn, &keys, "default", "a", &entry_id, &settlement).await);
     assert_eq!(
         xlen(&mut conn, keys.results()).await,
         1,
@@ -192,11 +204,7 @@ async fn a_reclaimed_entry_belongs_to_its_new_owner_only() {
     );
 
     // The new owner settles: result, ack and lease removal in one step.
-    assert!(
-        settle(&mut conn, &keys, "default", "b", &entry_id, &settlement)
-            .await
-            .expect("settle")
-    );
+    assert!(settle_one(&mut conn, &keys, "default", "b", &entry_id, &settlement).await);
     assert_eq!(xlen(&mut conn, keys.results()).await, 2);
     let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
         .arg(keys.queue("default"))
@@ -248,7 +256,7 @@ async fn a_settlement_can_schedule_a_retry_and_dead_letter() {
         ..Settlement::default()
     };
     assert!(
-        settle(
+        settle_one(
             &mut conn,
             &keys,
             "default",
@@ -257,7 +265,6 @@ async fn a_settlement_can_schedule_a_retry_and_dead_letter() {
             &settlement
         )
         .await
-        .expect("settle")
     );
     let delayed: Vec<(String, i64)> = redis::cmd("ZRANGE")
         .arg(keys.delayed())
@@ -290,5 +297,91 @@ async fn a_settlement_can_schedule_a_retry_and_dead_letter() {
         xlen(&mut conn, keys.results()).await,
         0,
         "no result was asked for"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_reports_and_settles_each_entry_on_its_own() {
+    let (mut conn, keys) = setup().await;
+    let queues = vec!["default".to_owned()];
+    ensure_group(&mut conn, &keys, "default")
+        .await
+        .expect("create");
+    let events: Vec<Event> = (0..3).map(|_| event()).collect();
+    for ev in &events {
+        push(&mut conn, &keys, ev).await;
+    }
+    // Consumer "a" reads the first two, "b" the third.
+    let mut got = read_new(&mut conn, &keys, &queues, "a", 2, Some(100))
+        .await
+        .expect("read");
+    got.extend(
+        read_new(&mut conn, &keys, &queues, "b", 1, Some(100))
+            .await
+            .expect("read"),
+    );
+    assert_eq!(got.len(), 3);
+    let leases: Vec<Lease> = events
+        .iter()
+        .map(|ev| Lease {
+            job_id: ev.job_id.to_string(),
+            run_id: ev.run_id.to_string(),
+        })
+        .collect();
+    // A cancel asked while the second run was queued is seen as it starts.
+    redis::cmd("SET")
+        .arg(keys.cancel(&leases[1].run_id))
+        .arg("requested")
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("SET");
+    let running: Vec<RunResult> = events
+        .iter()
+        .map(|ev| result(ev, RunState::Running))
+        .collect();
+    let starts: Vec<Start<'_>> = running
+        .iter()
+        .zip(&leases)
+        .map(|(result, lease)| Start { result, lease })
+        .collect();
+    let cancel_asked = started(&mut conn, &keys, &starts, 10_000)
+        .await
+        .expect("started");
+    assert_eq!(cancel_asked, [false, true, false]);
+    assert_eq!(xlen(&mut conn, keys.results()).await, 3);
+
+    // "a" settles all three in one call: only its own two are settled.
+    let done: Vec<RunResult> = events
+        .iter()
+        .map(|ev| result(ev, RunState::Succeeded))
+        .collect();
+    let prepared: Vec<PreparedSettle> = got
+        .iter()
+        .zip(done.iter().zip(&leases))
+        .map(|(delivery, (result, lease))| {
+            let settlement = Settlement {
+                result: Some(result),
+                lease: Some(lease),
+                ..Settlement::default()
+            };
+            PreparedSettle::new(&keys, "default", "a", &delivery.entry_id, &settlement)
+                .expect("encode")
+        })
+        .collect();
+    let settled = settle(&mut conn, &prepared).await.expect("settle");
+    assert_eq!(settled, [true, true, false]);
+    assert_eq!(xlen(&mut conn, keys.results()).await, 5);
+    let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
+        .arg(keys.queue("default"))
+        .arg(EXECUTOR_GROUP)
+        .query_async(&mut conn)
+        .await
+        .expect("XPENDING");
+    assert_eq!(pending.count(), 1, "b's entry is still b's");
+    assert!(
+        settle(&mut conn, &[])
+            .await
+            .expect("empty settle")
+            .is_empty()
     );
 }
