@@ -308,7 +308,6 @@ async fn settle(shared: &Shared, delivery: &Delivery, settlement: &Settlement<'_
     let prepared = match PreparedSettle::new(
         &shared.keys,
         &delivery.queue,
-        &shared.executor_id,
         &delivery.entry_id,
         settlement,
     ) {

@@ -1,6 +1,6 @@
 //! Settling entries in batches. Run tasks hand their settlement to the one
-//! settler task, which sends everything waiting in one pipelined round trip
-//! (each entry's settle script stays atomic on its own). Under a burst this
+//! settler task, which sends everything waiting in one script call (each
+//! entry's settlement stays atomic). Under a burst this
 //! turns hundreds of round trips into a few; a lone settlement goes out at
 //! once, because nothing waits for a batch to fill.
 
@@ -70,8 +70,16 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: Requests, token: Canc
             .unzip();
         let settled = retry_redis(&shared.abandon, "settling entries", || {
             let mut conn = shared.redis.clone();
-            let settlements = &settlements;
-            async move { chime_queue::report::settle(&mut conn, settlements).await }
+            let (shared, settlements) = (&shared, &settlements);
+            async move {
+                chime_queue::report::settle(
+                    &mut conn,
+                    &shared.keys,
+                    &shared.executor_id,
+                    settlements,
+                )
+                .await
+            }
         })
         .await;
         // Abandoned: the answers are dropped and every run of the batch

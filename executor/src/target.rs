@@ -67,10 +67,15 @@ impl Outcome {
 /// Runs `event`'s target with its timeout until it ends or `stop` fires.
 pub(crate) async fn execute(shared: &Shared, event: &Event, stop: &CancellationToken) -> Outcome {
     let timeout = Duration::from_secs(event.timeout_s.max(1));
+    // Boxed: the kinds' futures differ in size by kilobytes (reqwest's is
+    // large), and every run task would otherwise carry, and tokio copy,
+    // the largest.
     match &event.target {
-        Target::Shell(shell) => shell::run(shell, event, timeout, shared.kill_grace, stop).await,
-        Target::Http(http) => http::run(&shared.http, http, timeout, stop).await,
-        Target::Event(target) => event::run(shared, target, event, timeout, stop).await,
+        Target::Shell(shell) => {
+            Box::pin(shell::run(shell, event, timeout, shared.kill_grace, stop)).await
+        }
+        Target::Http(http) => Box::pin(http::run(&shared.http, http, timeout, stop)).await,
+        Target::Event(target) => Box::pin(event::run(shared, target, event, timeout, stop)).await,
     }
 }
 

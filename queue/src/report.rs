@@ -3,6 +3,7 @@
 //! writes the terminal result, any retry into `{prefix}:delayed`, any
 //! dead letter into `{prefix}:dead`, clears the lease and acknowledges the
 //! entry in one script (`scripts/settle.lua`), so a crash cannot split them.
+//! Starting and settling both take batches: one round trip for many runs.
 
 use std::sync::LazyLock;
 
@@ -122,58 +123,61 @@ where
 }
 
 /// One entry's settlement, encoded and ready to send with [`settle`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PreparedSettle {
-    invocation: redis::ScriptInvocation<'static>,
+    queue_key: String,
+    running_key: String,
+    entry_id: String,
+    result: String,
+    run_id: String,
+    retry: String,
+    retry_due_ms: i64,
+    dead: String,
+    dead_reason: String,
 }
 
 impl PreparedSettle {
-    /// Encodes the settlement of entry `entry_id` of `queue`, owned by
-    /// `consumer`.
+    /// Encodes the settlement of entry `entry_id` of `queue`.
     pub fn new(
         keys: &Keys,
         queue: &str,
-        consumer: &str,
         entry_id: &str,
         settlement: &Settlement<'_>,
     ) -> Result<Self, QueueError> {
-        let result = settlement.result.map(to_json).transpose()?;
-        let retry = settlement
-            .retry
-            .map(|(event, due)| to_json(event).map(|json| (json, due)))
-            .transpose()?;
-        let running_key = match settlement.lease {
-            Some(lease) => keys.running(&lease.job_id),
-            None => keys.running("-"),
+        let (retry, retry_due_ms) = match settlement.retry {
+            Some((event, due)) => (to_json(event)?, due),
+            None => (String::new(), 0),
         };
-        let mut invocation = SETTLE.prepare_invoke();
-        invocation
-            .key(keys.queue(queue))
-            .key(keys.results())
-            .key(running_key)
-            .key(keys.delayed())
-            .key(keys.dead())
-            .arg(EXECUTOR_GROUP)
-            .arg(consumer)
-            .arg(entry_id)
-            .arg(result.as_deref().unwrap_or(""))
-            .arg(settlement.lease.map(|l| l.run_id.as_str()).unwrap_or(""))
-            .arg(retry.as_ref().map(|(json, _)| json.as_str()).unwrap_or(""))
-            .arg(retry.as_ref().map(|(_, due)| *due).unwrap_or(0))
-            .arg(settlement.dead.map(|(raw, _)| raw).unwrap_or(""))
-            .arg(settlement.dead.map(|(_, reason)| reason).unwrap_or(""))
-            .arg(EVENT_FIELD)
-            .arg(REASON_FIELD);
-        Ok(Self { invocation })
+        let (dead, dead_reason) = settlement.dead.unwrap_or_default();
+        Ok(PreparedSettle {
+            queue_key: keys.queue(queue),
+            running_key: keys.running(settlement.lease.map_or("-", |l| l.job_id.as_str())),
+            entry_id: entry_id.to_owned(),
+            result: settlement
+                .result
+                .map(to_json)
+                .transpose()?
+                .unwrap_or_default(),
+            run_id: settlement
+                .lease
+                .map(|l| l.run_id.clone())
+                .unwrap_or_default(),
+            retry,
+            retry_due_ms,
+            dead: dead.to_owned(),
+            dead_reason: dead_reason.to_owned(),
+        })
     }
 }
 
-/// Settles entries in one round trip, each atomically on its own. Returns,
-/// in order, whether each was settled: `false`, having changed nothing,
-/// when the entry is no longer pending under its consumer (another executor
-/// reclaimed it and reports it).
+/// Settles entries owned by `consumer` in one script call, each atomically.
+/// Returns, in order, whether each was settled: `false`, having changed
+/// nothing, when the entry is no longer pending under `consumer` (another
+/// executor reclaimed it and reports it).
 pub async fn settle<C>(
     conn: &mut C,
+    keys: &Keys,
+    consumer: &str,
     settlements: &[PreparedSettle],
 ) -> Result<Vec<bool>, QueueError>
 where
@@ -182,16 +186,36 @@ where
     if settlements.is_empty() {
         return Ok(Vec::new());
     }
-    // A pipelined EVALSHA does not load a missing script by itself (Redis
-    // restarted since the last call), so every batch loads it first; a
-    // load of a cached script costs Redis a hash lookup.
-    let mut pipe = redis::pipe();
-    pipe.load_script(&SETTLE).ignore();
+    let mut invocation = SETTLE.prepare_invoke();
+    invocation
+        .key(keys.results())
+        .key(keys.delayed())
+        .key(keys.dead())
+        .arg(EXECUTOR_GROUP)
+        .arg(consumer)
+        .arg(EVENT_FIELD)
+        .arg(REASON_FIELD);
     for settlement in settlements {
-        pipe.invoke_script(&settlement.invocation);
+        invocation
+            .key(&settlement.queue_key)
+            .key(&settlement.running_key)
+            .arg(&settlement.entry_id)
+            .arg(&settlement.result)
+            .arg(&settlement.run_id)
+            .arg(&settlement.retry)
+            .arg(settlement.retry_due_ms)
+            .arg(&settlement.dead)
+            .arg(&settlement.dead_reason);
     }
-    let settled: Vec<i64> = pipe.query_async(conn).await?;
-    Ok(settled.into_iter().map(|n| n == 1).collect())
+    let settled: String = invocation.invoke_async(conn).await?;
+    if settled.len() != settlements.len() {
+        return Err(QueueError::Protocol(format!(
+            "the settle script answered {} entries for {}",
+            settled.len(),
+            settlements.len()
+        )));
+    }
+    Ok(settled.bytes().map(|b| b == b'1').collect())
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, QueueError> {

@@ -24,9 +24,10 @@ async fn settle_one(
     entry_id: &str,
     settlement: &Settlement<'_>,
 ) -> bool {
-    let prepared =
-        PreparedSettle::new(keys, queue, consumer, entry_id, settlement).expect("encode");
-    let settled = settle(conn, &[prepared]).await.expect("settle");
+    let prepared = PreparedSettle::new(keys, queue, entry_id, settlement).expect("encode");
+    let settled = settle(conn, keys, consumer, &[prepared])
+        .await
+        .expect("settle");
     assert_eq!(settled.len(), 1);
     settled[0]
 }
@@ -364,11 +365,12 @@ async fn a_batch_reports_and_settles_each_entry_on_its_own() {
                 lease: Some(lease),
                 ..Settlement::default()
             };
-            PreparedSettle::new(&keys, "default", "a", &delivery.entry_id, &settlement)
-                .expect("encode")
+            PreparedSettle::new(&keys, "default", &delivery.entry_id, &settlement).expect("encode")
         })
         .collect();
-    let settled = settle(&mut conn, &prepared).await.expect("settle");
+    let settled = settle(&mut conn, &keys, "a", &prepared)
+        .await
+        .expect("settle");
     assert_eq!(settled, [true, true, false]);
     assert_eq!(xlen(&mut conn, keys.results()).await, 5);
     let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
@@ -379,7 +381,7 @@ async fn a_batch_reports_and_settles_each_entry_on_its_own() {
         .expect("XPENDING");
     assert_eq!(pending.count(), 1, "b's entry is still b's");
     assert!(
-        settle(&mut conn, &[])
+        settle(&mut conn, &keys, "a", &[])
             .await
             .expect("empty settle")
             .is_empty()

@@ -440,26 +440,31 @@ impl Emitter {
         let engine = &self.engine;
         let keys = &self.keys;
         let conn = &self.conn;
+        // Each chunk's events are built when its call is first polled, not
+        // when the stream hands the call over: `buffered` takes all the
+        // calls it may run before polling the first, so building in the map
+        // would hold the first chunk back until the last was built. Built
+        // lazily, Redis runs one chunk while the next is being encoded.
         let results: Vec<Sent> = futures::stream::iter(chunks.into_iter().map(|chunk| {
-                let now = now_ms();
-                let mut ticks = Vec::with_capacity(chunk.len());
-                for batch in &chunk {
-                    let Some(job) = engine.job(&batch.job_id) else {
-                        continue;
-                    };
-                    for item in &batch.items {
-                        match payload::tick(batch.job_id, job.version, &job.spec, *item, now, epoch)
-                        {
-                            Ok(tick) => ticks.push(tick),
-                            Err(err) => {
-                                tracing::error!(job_id = %batch.job_id, error = %err, "cannot encode an event");
-                            }
-                        }
-                    }
-                }
                 let mut conn = conn.clone();
                 let handle = handle.clone();
                 async move {
+                    let now = now_ms();
+                    let mut ticks = Vec::with_capacity(chunk.len());
+                    for batch in &chunk {
+                        let Some(job) = engine.job(&batch.job_id) else {
+                            continue;
+                        };
+                        for item in &batch.items {
+                            match payload::tick(batch.job_id, job.version, &job.spec, *item, now, epoch)
+                            {
+                                Ok(tick) => ticks.push(tick),
+                                Err(err) => {
+                                    tracing::error!(job_id = %batch.job_id, error = %err, "cannot encode an event");
+                                }
+                            }
+                        }
+                    }
                     if !handle.is_valid() {
                         return (chunk, now, Err(QueueError::LeaseLost));
                     }
