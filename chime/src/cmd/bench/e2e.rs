@@ -43,9 +43,18 @@ pub(crate) struct E2eBenchArgs {
     /// API replicas, each with a recorder.
     #[arg(long, default_value_t = 2)]
     apis: usize,
-    /// Runs in flight per executor.
-    #[arg(long, default_value_t = 64)]
-    concurrency: usize,
+    /// Runs in flight per executor. Default: enough for one second's ticks
+    /// (jobs / executors, at least 64), so the figures measure the path
+    /// from tick to start rather than a queue waiting for free slots.
+    #[arg(long)]
+    concurrency: Option<usize>,
+}
+
+impl E2eBenchArgs {
+    fn concurrency(&self) -> usize {
+        self.concurrency
+            .unwrap_or_else(|| self.jobs.div_ceil(self.executors).max(64))
+    }
 }
 
 pub(crate) async fn run(settings: &Settings, args: E2eBenchArgs) -> anyhow::Result<()> {
@@ -57,6 +66,9 @@ pub(crate) async fn run(settings: &Settings, args: E2eBenchArgs) -> anyhow::Resu
     }
     if args.schedulers == 0 || args.executors == 0 || args.apis == 0 {
         bail!("--schedulers, --executors and --apis must be at least 1");
+    }
+    if args.concurrency == Some(0) {
+        bail!("--concurrency must be at least 1");
     }
     let db = ScratchDb::create(&settings.database.url).await?;
     let prefix = format!("chime-bench-{}", Uuid::new_v4().simple());
@@ -92,6 +104,7 @@ async fn measure(
     chime_store::bulk::set_created_at(pool, created_at).await?;
     chime_store::bulk::analyze(pool).await?;
     let database_url = db.url();
+    let concurrency = args.concurrency();
 
     let exe = std::env::current_exe().context("finding the chime binary")?;
     let spawn = |role: &str, node: String, extra: Vec<String>| -> anyhow::Result<Child> {
@@ -124,7 +137,7 @@ async fn measure(
         children.push(spawn(
             "executor",
             format!("bench-e{i}"),
-            vec!["--concurrency".into(), args.concurrency.to_string()],
+            vec!["--concurrency".into(), concurrency.to_string()],
         )?);
     }
     for i in 0..args.apis {
@@ -240,7 +253,10 @@ async fn measure(
     out += &format!("jobs: {} at 1 Hz for {} s\n", args.jobs, args.duration);
     out += &format!(
         "topology: {} schedulers, {} executors (concurrency {}), {} API replicas\n",
-        args.schedulers, args.executors, args.concurrency, args.apis
+        args.schedulers,
+        args.executors,
+        args.concurrency(),
+        args.apis
     );
     out += &format!("expected ticks: {}\n", expected.len());
     out += &format!("fired (recorded): {fired}, succeeded: {succeeded}\n");
