@@ -20,7 +20,7 @@ use crate::service::Shared;
 /// how long stopping the reader takes.
 const BLOCK: Duration = Duration::from_millis(500);
 /// The most entries one read or reclaim step takes.
-const BATCH_MAX: usize = 1024;
+const BATCH_MAX: usize = 256;
 /// Between reads of part of the queues (concurrency below the number of
 /// queues) that found nothing.
 const PARTIAL_READ_PAUSE: Duration = Duration::from_millis(10);
