@@ -87,16 +87,19 @@ pub(crate) async fn start(shared: Arc<Shared>, claimed: Vec<Claimed>, runs: Task
         })
         .collect();
     let expiry = now_ms() + shared.config.visibility_timeout_ms as i64;
-    let cancels_asked = retry_redis(&shared.abandon, "reporting runs started", || {
-        let mut conn = shared.redis.clone();
-        let (keys, starts) = (&shared.keys, &starts);
-        async move { chime_queue::report::started(&mut conn, keys, starts, expiry).await }
-    })
-    .await;
+    let mut conn = shared.redis.clone();
+    let reported = chime_queue::report::started(&mut conn, &shared.keys, &starts, expiry).await;
     drop(starts);
-    for (i, run) in starting.into_iter().enumerate() {
-        // `None`: the executor gave up before Redis took the report.
-        let cancel_asked = cancels_asked.as_ref().map(|asked| asked[i]);
+    let cancels_asked = match reported {
+        Ok(asked) => asked.into_iter().map(Some).collect(),
+        Err(err) => {
+            // Each run retries its own report, so one that Redis refuses
+            // (a key of the wrong type, say) holds up no other.
+            tracing::warn!(error = %err, n_runs = starting.len(), "reporting a claim started failed; each run retries alone");
+            vec![None; starting.len()]
+        }
+    };
+    for (run, cancel_asked) in starting.into_iter().zip(cancels_asked) {
         runs.spawn(execute(shared.clone(), run, cancel_asked));
     }
 }
@@ -163,7 +166,8 @@ async fn refuse(
 }
 
 /// Runs a started run's target and settles its entry; the permit is held
-/// until then.
+/// until then. `cancel_asked` is what the claim's `running` report found,
+/// `None` when that report failed and the run must report itself.
 #[tracing::instrument(skip_all, fields(queue = %starting.delivery.queue, entry_id = %starting.delivery.entry_id, run_id = %starting.event.run_id))]
 async fn execute(shared: Arc<Shared>, starting: Starting, cancel_asked: Option<bool>) {
     let Starting {
@@ -175,6 +179,26 @@ async fn execute(shared: Arc<Shared>, starting: Starting, cancel_asked: Option<b
     } = starting;
     let started_at = running.started_at.unwrap_or_else(now_ms);
     let lease = &run.lease;
+    let cancel_asked = match cancel_asked {
+        Some(asked) => Some(asked),
+        None => {
+            let start = Start {
+                result: &running,
+                lease,
+            };
+            retry_redis(&shared.abandon, "report running", || {
+                let mut conn = shared.redis.clone();
+                let expiry = now_ms() + shared.config.visibility_timeout_ms as i64;
+                let keys = &shared.keys;
+                async move {
+                    let asked =
+                        chime_queue::report::started(&mut conn, keys, &[start], expiry).await?;
+                    Ok(asked.first() == Some(&true))
+                }
+            })
+            .await
+        }
+    };
     let outcome = match cancel_asked {
         Some(true) if shared.inflight.cancel(event.run_id, "requested") => {
             // Cancelled while it waited in the queue: never start it.
@@ -185,6 +209,7 @@ async fn execute(shared: Arc<Shared>, starting: Starting, cancel_asked: Option<b
             tracing::debug!(attempt = event.attempt, "run started");
             target::execute(&shared, &event, &run.stop).await
         }
+        // The executor gave up before Redis took the report.
         None => Outcome::new(Ending::Stopped),
     };
     let finished_at = now_ms();
@@ -301,8 +326,8 @@ async fn undecodable(shared: &Shared, delivery: &Delivery, reason: &str) {
     settle(shared, delivery, &settlement).await;
 }
 
-/// Settles the entry through the settler, which retries Redis errors until
-/// it works or the executor abandons its runs (then the entry stays pending
+/// Settles the entry through the settler, retrying Redis errors until it
+/// works or the executor abandons its runs (then the entry stays pending
 /// and is redelivered).
 async fn settle(shared: &Shared, delivery: &Delivery, settlement: &Settlement<'_>) {
     let prepared = match PreparedSettle::new(
@@ -318,7 +343,7 @@ async fn settle(shared: &Shared, delivery: &Delivery, settlement: &Settlement<'_
             return;
         }
     };
-    if shared.settler.settle(prepared).await == Some(false) {
+    if shared.settler.settle(prepared, &shared.abandon).await == Some(false) {
         tracing::warn!(
             "entry was reclaimed by another executor before it was settled; its result is theirs"
         );

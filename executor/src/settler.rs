@@ -3,6 +3,11 @@
 //! entry's settlement stays atomic). Under a burst this
 //! turns hundreds of round trips into a few; a lone settlement goes out at
 //! once, because nothing waits for a batch to fill.
+//!
+//! The settler never retries. When a batch fails, it tries each entry on
+//! its own once (`queue::report::settle_each`), so an entry Redis refuses
+//! (a key of the wrong type, say) fails alone instead of holding up every
+//! settlement behind it; each run retries its own with backoff.
 
 use std::sync::Arc;
 
@@ -10,7 +15,7 @@ use chime_queue::report::PreparedSettle;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::retry_redis;
+use crate::backoff::Backoff;
 use crate::service::Shared;
 
 /// The most settlements in one round trip.
@@ -28,7 +33,8 @@ pub(crate) struct Requests(mpsc::UnboundedReceiver<Request>);
 #[derive(Debug)]
 struct Request {
     settlement: PreparedSettle,
-    settled: oneshot::Sender<bool>,
+    /// The answer, or why Redis refused (the run logs it and retries).
+    settled: oneshot::Sender<Result<bool, String>>,
 }
 
 impl Settler {
@@ -38,17 +44,33 @@ impl Settler {
     }
 
     /// Whether the entry was settled (`false`: another executor reclaimed it
-    /// first); `None` when the executor abandoned its runs before Redis took
-    /// the settlement, so the entry stays pending for another executor.
-    pub(crate) async fn settle(&self, settlement: PreparedSettle) -> Option<bool> {
-        let (settled, answer) = oneshot::channel();
-        self.requests
-            .send(Request {
-                settlement,
-                settled,
-            })
-            .ok()?;
-        answer.await.ok()
+    /// first), retrying Redis errors with backoff; `None` when the executor
+    /// abandoned its runs first, so the entry stays pending for another
+    /// executor.
+    pub(crate) async fn settle(
+        &self,
+        settlement: PreparedSettle,
+        abandon: &CancellationToken,
+    ) -> Option<bool> {
+        let mut backoff = Backoff::new();
+        loop {
+            let (settled, answer) = oneshot::channel();
+            self.requests
+                .send(Request {
+                    settlement: settlement.clone(),
+                    settled,
+                })
+                .ok()?;
+            match answer.await.ok()? {
+                Ok(settled) => return Some(settled),
+                Err(err) => {
+                    tracing::warn!(error = %err, "settling the entry failed; retrying");
+                    if !backoff.wait(abandon).await {
+                        return None;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -64,28 +86,20 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: Requests, token: Canc
             }
             _ = token.cancelled() => return,
         }
-        let (settlements, answers): (Vec<PreparedSettle>, Vec<oneshot::Sender<bool>>) = waiting
+        let (settlements, answers): (Vec<PreparedSettle>, Vec<_>) = waiting
             .drain(..)
             .map(|request| (request.settlement, request.settled))
             .unzip();
-        let settled = retry_redis(&shared.abandon, "settling entries", || {
-            let mut conn = shared.redis.clone();
-            let (shared, settlements) = (&shared, &settlements);
-            async move {
-                chime_queue::report::settle(
-                    &mut conn,
-                    &shared.keys,
-                    &shared.executor_id,
-                    settlements,
-                )
-                .await
-            }
-        })
+        let mut conn = shared.redis.clone();
+        let outcomes = chime_queue::report::settle_each(
+            &mut conn,
+            &shared.keys,
+            &shared.executor_id,
+            &settlements,
+        )
         .await;
-        // Abandoned: the answers are dropped and every run of the batch
-        // leaves its entry pending.
-        for (answer, settled) in answers.into_iter().zip(settled.unwrap_or_default()) {
-            let _ = answer.send(settled);
+        for (answer, outcome) in answers.into_iter().zip(outcomes) {
+            let _ = answer.send(outcome.map_err(|err| err.to_string()));
         }
     }
 }

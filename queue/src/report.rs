@@ -218,6 +218,37 @@ where
     Ok(settled.bytes().map(|b| b == b'1').collect())
 }
 
+/// [`settle`], with each entry's outcome on its own: when the batch call
+/// fails, each entry is tried once more alone, so an entry Redis refuses (a
+/// key of the wrong type, say) fails by itself and the others are settled.
+/// A refused entry's result may have been written before the refusal (a
+/// script is not rolled back); writing it again when its settlement is
+/// retried is harmless, because results are recorded idempotently.
+pub async fn settle_each<C>(
+    conn: &mut C,
+    keys: &Keys,
+    consumer: &str,
+    settlements: &[PreparedSettle],
+) -> Vec<Result<bool, QueueError>>
+where
+    C: redis::aio::ConnectionLike + Send + Sync,
+{
+    match settle(conn, keys, consumer, settlements).await {
+        Ok(settled) => settled.into_iter().map(Ok).collect(),
+        Err(err) if settlements.len() == 1 => vec![Err(err)],
+        Err(_) => {
+            let mut outcomes = Vec::with_capacity(settlements.len());
+            for settlement in settlements {
+                let outcome = settle(conn, keys, consumer, std::slice::from_ref(settlement))
+                    .await
+                    .map(|settled| settled.first() == Some(&true));
+                outcomes.push(outcome);
+            }
+            outcomes
+        }
+    }
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, QueueError> {
     serde_json::to_string(value).map_err(|e| QueueError::Protocol(e.to_string()))
 }

@@ -8,7 +8,9 @@ use chime_core::keys::EXECUTOR_GROUP;
 use chime_core::wire::{EVENT_FIELD, Event, RunResult, WIRE_VERSION};
 use chime_core::{RunState, Target, Trigger};
 use chime_queue::consume::{ensure_group, read_new, reclaim, touch};
-use chime_queue::report::{Lease, PreparedSettle, Settlement, Start, renew, settle, started};
+use chime_queue::report::{
+    Lease, PreparedSettle, Settlement, Start, renew, settle, settle_each, started,
+};
 use redis::aio::MultiplexedConnection;
 use uuid::Uuid;
 
@@ -386,4 +388,68 @@ async fn a_batch_reports_and_settles_each_entry_on_its_own() {
             .expect("empty settle")
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn an_entry_redis_refuses_fails_alone_in_its_batch() {
+    let (mut conn, keys) = setup().await;
+    let queues = vec!["default".to_owned()];
+    ensure_group(&mut conn, &keys, "default")
+        .await
+        .expect("create");
+    let events: Vec<Event> = (0..3).map(|_| event()).collect();
+    for ev in &events {
+        push(&mut conn, &keys, ev).await;
+    }
+    let got = read_new(&mut conn, &keys, &queues, "a", 3, Some(100))
+        .await
+        .expect("read");
+    let leases: Vec<Lease> = events
+        .iter()
+        .map(|ev| Lease {
+            job_id: ev.job_id.to_string(),
+            run_id: ev.run_id.to_string(),
+        })
+        .collect();
+    // The middle run's running set is a string: its ZREM fails WRONGTYPE.
+    redis::cmd("SET")
+        .arg(keys.running(&leases[1].job_id))
+        .arg("not a sorted set")
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("SET");
+    let done: Vec<RunResult> = events
+        .iter()
+        .map(|ev| result(ev, RunState::Succeeded))
+        .collect();
+    let prepared: Vec<PreparedSettle> = got
+        .iter()
+        .zip(done.iter().zip(&leases))
+        .map(|(delivery, (result, lease))| {
+            let settlement = Settlement {
+                result: Some(result),
+                lease: Some(lease),
+                ..Settlement::default()
+            };
+            PreparedSettle::new(&keys, "default", &delivery.entry_id, &settlement).expect("encode")
+        })
+        .collect();
+    assert!(
+        settle(&mut conn, &keys, "a", &prepared).await.is_err(),
+        "the whole call fails"
+    );
+    let outcomes = settle_each(&mut conn, &keys, "a", &prepared).await;
+    assert_eq!(outcomes.len(), 3);
+    assert!(outcomes[1].is_err(), "{:?}", outcomes[1]);
+    // The first entry was settled by the failed call already, so alone it
+    // is no longer pending; the third is settled now.
+    assert_eq!(outcomes[0].as_ref().ok(), Some(&false));
+    assert_eq!(outcomes[2].as_ref().ok(), Some(&true));
+    let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
+        .arg(keys.queue("default"))
+        .arg(EXECUTOR_GROUP)
+        .query_async(&mut conn)
+        .await
+        .expect("XPENDING");
+    assert_eq!(pending.count(), 1, "only the refused entry waits");
 }

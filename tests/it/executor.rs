@@ -215,6 +215,110 @@ async fn a_poison_entry_goes_dead_after_max_deliveries_while_work_goes_on() {
 }
 
 #[tokio::test]
+async fn a_run_redis_refuses_holds_up_no_other_run_of_its_claim() {
+    let t = Fixture::new().await;
+    let good = t.event("default", shell(&["true"]), 10);
+    let refused = t.event("default", shell(&["true"]), 10);
+    // The refused run's running set is a string: its ZADD fails WRONGTYPE.
+    let running_key = t.keys.running(&refused.job_id.to_string());
+    let mut conn = t.conn.clone();
+    redis::cmd("SET")
+        .arg(&running_key)
+        .arg("not a sorted set")
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("SET");
+    // Both are queued before the executor starts, so one read claims both.
+    t.push(&refused).await;
+    t.push(&good).await;
+    let _executor = t.executor(&[]);
+
+    assert_eq!(
+        t.wait_terminal(good.run_id).await.state,
+        RunState::Succeeded
+    );
+    // Its `running` result may be in (the pipeline is not atomic), its
+    // end is not: the run has not started.
+    assert!(
+        t.results_for(refused.run_id)
+            .await
+            .iter()
+            .all(|result| result.state == RunState::Running),
+        "the refused run did not end"
+    );
+    assert_eq!(t.pending("default").await, 1, "the refused entry waits");
+
+    // Once Redis takes its report, the refused run goes on by itself.
+    redis::cmd("DEL")
+        .arg(&running_key)
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("DEL");
+    assert_eq!(
+        t.wait_terminal(refused.run_id).await.state,
+        RunState::Succeeded
+    );
+    assert_eq!(t.pending("default").await, 0);
+}
+
+#[tokio::test]
+async fn a_settlement_redis_refuses_holds_up_no_other() {
+    let t = Fixture::new().await;
+    let refused = t.event("default", shell(&["sleep", "1"]), 10);
+    let good: Vec<Event> = (0..10)
+        .map(|_| t.event("default", shell(&["sleep", "1"]), 10))
+        .collect();
+    t.push(&refused).await;
+    for event in &good {
+        t.push(event).await;
+    }
+    let _executor = t.executor(&[]);
+    t.wait_state(refused.run_id, RunState::Running).await;
+    for event in &good {
+        t.wait_state(event.run_id, RunState::Running).await;
+    }
+    // While they run, the refused run's running set becomes a string: its
+    // settlement's ZREM fails WRONGTYPE. Runs ending together may share a
+    // settle call (`queue`'s tests pin that case down); either way the ten
+    // others must not wait with it.
+    let running_key = t.keys.running(&refused.job_id.to_string());
+    let mut conn = t.conn.clone();
+    redis::pipe()
+        .del(&running_key)
+        .ignore()
+        .set(&running_key, "not a sorted set")
+        .ignore()
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("replacing the running set");
+
+    eventually(WAIT, "the ten good entries to be acknowledged", || async {
+        (t.pending("default").await == 1).then_some(())
+    })
+    .await;
+    for event in &good {
+        assert_eq!(
+            t.wait_terminal(event.run_id).await.state,
+            RunState::Succeeded
+        );
+    }
+
+    redis::cmd("DEL")
+        .arg(&running_key)
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("DEL");
+    eventually(WAIT, "the refused entry to be settled too", || async {
+        (t.pending("default").await == 0).then_some(())
+    })
+    .await;
+    assert_eq!(
+        t.wait_terminal(refused.run_id).await.state,
+        RunState::Succeeded
+    );
+}
+
+#[tokio::test]
 async fn an_executor_runs_only_the_queues_it_serves() {
     let t = Fixture::new().await;
     let on_b = t.event("b", shell(&["true"]), 10);
