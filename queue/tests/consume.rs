@@ -7,7 +7,7 @@ use chime_core::job::{EventTarget, RetryPolicy};
 use chime_core::keys::EXECUTOR_GROUP;
 use chime_core::wire::{EVENT_FIELD, Event, RunResult, WIRE_VERSION};
 use chime_core::{RunState, Target, Trigger};
-use chime_queue::consume::{ensure_group, read_new, reclaim, touch};
+use chime_queue::consume::{Delivery, ensure_group, read_new, reclaim, touch};
 use chime_queue::report::{
     Lease, PreparedSettle, Settlement, Start, renew, settle, settle_each, started,
 };
@@ -91,12 +91,62 @@ async fn push(conn: &mut MultiplexedConnection, keys: &Keys, event: &Event) {
         .expect("XADD");
 }
 
+/// How many entries of "default" are pending in the executors' group.
+async fn pending(conn: &mut MultiplexedConnection, keys: &Keys) -> usize {
+    let reply: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
+        .arg(keys.queue("default"))
+        .arg(EXECUTOR_GROUP)
+        .query_async(conn)
+        .await
+        .expect("XPENDING");
+    reply.count()
+}
+
 async fn xlen(conn: &mut MultiplexedConnection, key: String) -> usize {
     redis::cmd("XLEN")
         .arg(key)
         .query_async(conn)
         .await
         .expect("XLEN")
+}
+
+/// Three events queued on "default" (group created), with their leases.
+async fn three_queued(conn: &mut MultiplexedConnection, keys: &Keys) -> (Vec<Event>, Vec<Lease>) {
+    ensure_group(conn, keys, "default").await.expect("create");
+    let events: Vec<Event> = (0..3).map(|_| event()).collect();
+    for ev in &events {
+        push(conn, keys, ev).await;
+    }
+    let leases = events
+        .iter()
+        .map(|ev| Lease {
+            job_id: ev.job_id.to_string(),
+            run_id: ev.run_id.to_string(),
+        })
+        .collect();
+    (events, leases)
+}
+
+/// A `succeeded` settlement for each delivery, the i-th about `events[i]`.
+fn succeeded(
+    keys: &Keys,
+    deliveries: &[Delivery],
+    events: &[Event],
+    leases: &[Lease],
+) -> Vec<PreparedSettle> {
+    deliveries
+        .iter()
+        .zip(events.iter().zip(leases))
+        .map(|(delivery, (ev, lease))| {
+            let done = result(ev, RunState::Succeeded);
+            let settlement = Settlement {
+                result: Some(&done),
+                lease: Some(lease),
+                ..Settlement::default()
+            };
+            PreparedSettle::new(keys, "default", &delivery.entry_id, &settlement).expect("encode")
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -209,13 +259,7 @@ async fn a_reclaimed_entry_belongs_to_its_new_owner_only() {
     // The new owner settles: result, ack and lease removal in one step.
     assert!(settle_one(&mut conn, &keys, "default", "b", &entry_id, &settlement).await);
     assert_eq!(xlen(&mut conn, keys.results()).await, 2);
-    let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
-        .arg(keys.queue("default"))
-        .arg(EXECUTOR_GROUP)
-        .query_async(&mut conn)
-        .await
-        .expect("XPENDING");
-    assert_eq!(pending.count(), 0);
+    assert_eq!(pending(&mut conn, &keys).await, 0);
     let members: Vec<String> = redis::cmd("ZRANGE")
         .arg(keys.running(&lease.job_id))
         .arg(0)
@@ -307,13 +351,7 @@ async fn a_settlement_can_schedule_a_retry_and_dead_letter() {
 async fn a_batch_reports_and_settles_each_entry_on_its_own() {
     let (mut conn, keys) = setup().await;
     let queues = vec!["default".to_owned()];
-    ensure_group(&mut conn, &keys, "default")
-        .await
-        .expect("create");
-    let events: Vec<Event> = (0..3).map(|_| event()).collect();
-    for ev in &events {
-        push(&mut conn, &keys, ev).await;
-    }
+    let (events, leases) = three_queued(&mut conn, &keys).await;
     // Consumer "a" reads the first two, "b" the third.
     let mut got = read_new(&mut conn, &keys, &queues, "a", 2, Some(100))
         .await
@@ -324,13 +362,6 @@ async fn a_batch_reports_and_settles_each_entry_on_its_own() {
             .expect("read"),
     );
     assert_eq!(got.len(), 3);
-    let leases: Vec<Lease> = events
-        .iter()
-        .map(|ev| Lease {
-            job_id: ev.job_id.to_string(),
-            run_id: ev.run_id.to_string(),
-        })
-        .collect();
     // A cancel asked while the second run was queued is seen as it starts.
     redis::cmd("SET")
         .arg(keys.cancel(&leases[1].run_id))
@@ -354,34 +385,13 @@ async fn a_batch_reports_and_settles_each_entry_on_its_own() {
     assert_eq!(xlen(&mut conn, keys.results()).await, 3);
 
     // "a" settles all three in one call: only its own two are settled.
-    let done: Vec<RunResult> = events
-        .iter()
-        .map(|ev| result(ev, RunState::Succeeded))
-        .collect();
-    let prepared: Vec<PreparedSettle> = got
-        .iter()
-        .zip(done.iter().zip(&leases))
-        .map(|(delivery, (result, lease))| {
-            let settlement = Settlement {
-                result: Some(result),
-                lease: Some(lease),
-                ..Settlement::default()
-            };
-            PreparedSettle::new(&keys, "default", &delivery.entry_id, &settlement).expect("encode")
-        })
-        .collect();
+    let prepared = succeeded(&keys, &got, &events, &leases);
     let settled = settle(&mut conn, &keys, "a", &prepared)
         .await
         .expect("settle");
     assert_eq!(settled, [true, true, false]);
     assert_eq!(xlen(&mut conn, keys.results()).await, 5);
-    let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
-        .arg(keys.queue("default"))
-        .arg(EXECUTOR_GROUP)
-        .query_async(&mut conn)
-        .await
-        .expect("XPENDING");
-    assert_eq!(pending.count(), 1, "b's entry is still b's");
+    assert_eq!(pending(&mut conn, &keys).await, 1, "b's entry is still b's");
     assert!(
         settle(&mut conn, &keys, "a", &[])
             .await
@@ -394,23 +404,10 @@ async fn a_batch_reports_and_settles_each_entry_on_its_own() {
 async fn an_entry_redis_refuses_fails_alone_in_its_batch() {
     let (mut conn, keys) = setup().await;
     let queues = vec!["default".to_owned()];
-    ensure_group(&mut conn, &keys, "default")
-        .await
-        .expect("create");
-    let events: Vec<Event> = (0..3).map(|_| event()).collect();
-    for ev in &events {
-        push(&mut conn, &keys, ev).await;
-    }
+    let (events, leases) = three_queued(&mut conn, &keys).await;
     let got = read_new(&mut conn, &keys, &queues, "a", 3, Some(100))
         .await
         .expect("read");
-    let leases: Vec<Lease> = events
-        .iter()
-        .map(|ev| Lease {
-            job_id: ev.job_id.to_string(),
-            run_id: ev.run_id.to_string(),
-        })
-        .collect();
     // The middle run's running set is a string: its ZREM fails WRONGTYPE.
     redis::cmd("SET")
         .arg(keys.running(&leases[1].job_id))
@@ -418,22 +415,7 @@ async fn an_entry_redis_refuses_fails_alone_in_its_batch() {
         .query_async::<()>(&mut conn)
         .await
         .expect("SET");
-    let done: Vec<RunResult> = events
-        .iter()
-        .map(|ev| result(ev, RunState::Succeeded))
-        .collect();
-    let prepared: Vec<PreparedSettle> = got
-        .iter()
-        .zip(done.iter().zip(&leases))
-        .map(|(delivery, (result, lease))| {
-            let settlement = Settlement {
-                result: Some(result),
-                lease: Some(lease),
-                ..Settlement::default()
-            };
-            PreparedSettle::new(&keys, "default", &delivery.entry_id, &settlement).expect("encode")
-        })
-        .collect();
+    let prepared = succeeded(&keys, &got, &events, &leases);
     assert!(
         settle(&mut conn, &keys, "a", &prepared).await.is_err(),
         "the whole call fails"
@@ -445,11 +427,9 @@ async fn an_entry_redis_refuses_fails_alone_in_its_batch() {
     // is no longer pending; the third is settled now.
     assert_eq!(outcomes[0].as_ref().ok(), Some(&false));
     assert_eq!(outcomes[2].as_ref().ok(), Some(&true));
-    let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
-        .arg(keys.queue("default"))
-        .arg(EXECUTOR_GROUP)
-        .query_async(&mut conn)
-        .await
-        .expect("XPENDING");
-    assert_eq!(pending.count(), 1, "only the refused entry waits");
+    assert_eq!(
+        pending(&mut conn, &keys).await,
+        1,
+        "only the refused entry waits"
+    );
 }
