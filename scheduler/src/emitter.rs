@@ -319,9 +319,11 @@ impl Emitter {
             return now;
         }
         if let Some(due) = self.engine.next_wake() {
-            let wall = now_ms();
-            let ahead = due.saturating_sub(wall).max(0) as u64;
-            wake = wake.min(now + Duration::from_millis(ahead));
+            // In microseconds: whole milliseconds of the wall clock would
+            // wake up to a millisecond late, on top of the millisecond
+            // tokio's timer may add.
+            let ahead_us = (due.saturating_mul(1000) - now_us()).max(0) as u64;
+            wake = wake.min(now + Duration::from_micros(ahead_us));
         }
         wake.min(far)
     }
@@ -604,5 +606,13 @@ pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// Wall-clock microseconds since the epoch.
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
         .unwrap_or_default()
 }
