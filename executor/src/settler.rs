@@ -1,8 +1,8 @@
 //! Settling entries in batches. Run tasks hand their settlement to the one
 //! settler task, which sends everything waiting in one script call (each
-//! entry's settlement stays atomic). Under a burst this
-//! turns hundreds of round trips into a few; a lone settlement goes out at
-//! once, because nothing waits for a batch to fill.
+//! entry's settlement stays atomic). Under a burst this turns hundreds of
+//! round trips into a few; a lone settlement goes out at once, because
+//! nothing waits for a batch to fill.
 //!
 //! The settler never retries. When a batch fails, it tries each entry on
 //! its own once (`queue::report::settle_each`), so an entry Redis refuses
@@ -33,8 +33,15 @@ pub(crate) struct Requests(mpsc::UnboundedReceiver<Request>);
 #[derive(Debug)]
 struct Request {
     settlement: PreparedSettle,
-    /// The answer, or why Redis refused (the run logs it and retries).
-    settled: oneshot::Sender<Result<bool, String>>,
+    /// The answer, or the refusal with the settlement handed back for the
+    /// run to retry.
+    settled: oneshot::Sender<Result<bool, Refused>>,
+}
+
+#[derive(Debug)]
+struct Refused {
+    error: String,
+    settlement: PreparedSettle,
 }
 
 impl Settler {
@@ -49,7 +56,7 @@ impl Settler {
     /// executor.
     pub(crate) async fn settle(
         &self,
-        settlement: PreparedSettle,
+        mut settlement: PreparedSettle,
         abandon: &CancellationToken,
     ) -> Option<bool> {
         let mut backoff = Backoff::new();
@@ -57,17 +64,18 @@ impl Settler {
             let (settled, answer) = oneshot::channel();
             self.requests
                 .send(Request {
-                    settlement: settlement.clone(),
+                    settlement,
                     settled,
                 })
                 .ok()?;
             match answer.await.ok()? {
                 Ok(settled) => return Some(settled),
-                Err(err) => {
-                    tracing::warn!(error = %err, "settling the entry failed; retrying");
+                Err(refused) => {
+                    tracing::warn!(error = %refused.error, "settling the entry failed; retrying");
                     if !backoff.wait(abandon).await {
                         return None;
                     }
+                    settlement = refused.settlement;
                 }
             }
         }
@@ -98,8 +106,11 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: Requests, token: Canc
             &settlements,
         )
         .await;
-        for (answer, outcome) in answers.into_iter().zip(outcomes) {
-            let _ = answer.send(outcome.map_err(|err| err.to_string()));
+        for ((answer, settlement), outcome) in answers.into_iter().zip(settlements).zip(outcomes) {
+            let _ = answer.send(outcome.map_err(|err| Refused {
+                error: err.to_string(),
+                settlement,
+            }));
         }
     }
 }
