@@ -516,7 +516,22 @@ async fn changes_take_effect_within_a_second_and_a_lost_one_at_the_next_resync()
         .add_job("deleted", "* * * * * *", CatchupPolicy::None)
         .await;
     let lost = s.add_job("lost", "* * * * * *", CatchupPolicy::None).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Each of the three fires before it changes.
+    let fired_by = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let by_job = ticks_by_job(&s.events("default").await);
+        if [paused, deleted, lost]
+            .iter()
+            .all(|job| by_job.contains_key(job))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < fired_by,
+            "the jobs about to change never fired"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let paused_at = now_ms();
     s.edit(paused, "paused = true").await;
     s.publish(paused, ChangeOp::Paused).await;
