@@ -110,10 +110,14 @@ async fn xlen(conn: &mut MultiplexedConnection, key: String) -> usize {
         .expect("XLEN")
 }
 
-/// Three events queued on "default" (group created), with their leases.
-async fn three_queued(conn: &mut MultiplexedConnection, keys: &Keys) -> (Vec<Event>, Vec<Lease>) {
+/// `n` events queued on "default" (group created), with their leases.
+async fn queued(
+    conn: &mut MultiplexedConnection,
+    keys: &Keys,
+    n: usize,
+) -> (Vec<Event>, Vec<Lease>) {
     ensure_group(conn, keys, "default").await.expect("create");
-    let events: Vec<Event> = (0..3).map(|_| event()).collect();
+    let events: Vec<Event> = (0..n).map(|_| event()).collect();
     for ev in &events {
         push(conn, keys, ev).await;
     }
@@ -184,23 +188,16 @@ async fn groups_are_created_once_and_read_from_the_start() {
 async fn a_reclaimed_entry_belongs_to_its_new_owner_only() {
     let (mut conn, keys) = setup().await;
     let queues = vec!["default".to_owned()];
-    ensure_group(&mut conn, &keys, "default")
-        .await
-        .expect("create");
-    let ev = event();
-    push(&mut conn, &keys, &ev).await;
+    let (events, leases) = queued(&mut conn, &keys, 1).await;
+    let (ev, lease) = (&events[0], &leases[0]);
     let got = read_new(&mut conn, &keys, &queues, "a", 10, Some(100))
         .await
         .expect("read");
     let entry_id = got[0].entry_id.clone();
-    let lease = Lease {
-        job_id: ev.job_id.to_string(),
-        run_id: ev.run_id.to_string(),
-    };
-    let running = result(&ev, RunState::Running);
+    let running = result(ev, RunState::Running);
     let start = Start {
         result: &running,
-        lease: &lease,
+        lease,
     };
     let cancel_asked = started(&mut conn, &keys, &[start], 10_000)
         .await
@@ -242,11 +239,11 @@ async fn a_reclaimed_entry_belongs_to_its_new_owner_only() {
     .await
     .expect("touch");
     assert_eq!(lost, std::slice::from_ref(&entry_id));
-    let mut done = result(&ev, RunState::Succeeded);
+    let mut done = result(ev, RunState::Succeeded);
     done.finished_at = Some(3_000);
     let settlement = Settlement {
         result: Some(&done),
-        lease: Some(&lease),
+        lease: Some(lease),
         ..Settlement::default()
     };
     assert!(!settle_one(&mut conn, &keys, "default", "a", &entry_id, &settlement).await);
@@ -269,7 +266,7 @@ async fn a_reclaimed_entry_belongs_to_its_new_owner_only() {
         .expect("ZRANGE");
     assert!(members.is_empty());
     // A late renewal does not bring a settled lease back.
-    renew(&mut conn, &keys, std::slice::from_ref(&lease), 99_000)
+    renew(&mut conn, &keys, std::slice::from_ref(lease), 99_000)
         .await
         .expect("renew");
     let members: Vec<String> = redis::cmd("ZRANGE")
@@ -286,11 +283,8 @@ async fn a_reclaimed_entry_belongs_to_its_new_owner_only() {
 async fn a_settlement_can_schedule_a_retry_and_dead_letter() {
     let (mut conn, keys) = setup().await;
     let queues = vec!["default".to_owned()];
-    ensure_group(&mut conn, &keys, "default")
-        .await
-        .expect("create");
-    let ev = event();
-    push(&mut conn, &keys, &ev).await;
+    let (events, _) = queued(&mut conn, &keys, 1).await;
+    let ev = &events[0];
     let got = read_new(&mut conn, &keys, &queues, "a", 10, Some(100))
         .await
         .expect("read");
@@ -351,7 +345,7 @@ async fn a_settlement_can_schedule_a_retry_and_dead_letter() {
 async fn a_batch_reports_and_settles_each_entry_on_its_own() {
     let (mut conn, keys) = setup().await;
     let queues = vec!["default".to_owned()];
-    let (events, leases) = three_queued(&mut conn, &keys).await;
+    let (events, leases) = queued(&mut conn, &keys, 3).await;
     // Consumer "a" reads the first two, "b" the third.
     let mut got = read_new(&mut conn, &keys, &queues, "a", 2, Some(100))
         .await
@@ -404,7 +398,7 @@ async fn a_batch_reports_and_settles_each_entry_on_its_own() {
 async fn an_entry_redis_refuses_fails_alone_in_its_batch() {
     let (mut conn, keys) = setup().await;
     let queues = vec!["default".to_owned()];
-    let (events, leases) = three_queued(&mut conn, &keys).await;
+    let (events, leases) = queued(&mut conn, &keys, 3).await;
     let got = read_new(&mut conn, &keys, &queues, "a", 3, Some(100))
         .await
         .expect("read");
