@@ -74,12 +74,7 @@ async fn a_timeout_kills_the_whole_process_tree() {
         done.error.as_deref().unwrap_or("").contains("timed out"),
         "{done:?}"
     );
-    eventually(
-        Duration::from_secs(5),
-        "no process of the tree to survive",
-        || async { processes_with(&marker).is_empty().then_some(()) },
-    )
-    .await;
+    processes_gone(&marker, "no process of the tree to survive").await;
 }
 
 #[tokio::test]
@@ -541,12 +536,7 @@ async fn a_cancel_request_kills_the_run_and_reports_cancelled() {
         done.error.as_deref().unwrap_or("").contains("requested"),
         "{done:?}"
     );
-    eventually(
-        Duration::from_secs(5),
-        "the job's processes to be gone",
-        || async { processes_with(&marker).is_empty().then_some(()) },
-    )
-    .await;
+    processes_gone(&marker, "the job's processes to be gone").await;
     assert_eq!(t.pending("default").await, 0);
 }
 
@@ -868,6 +858,14 @@ fn shell(argv: &[&str]) -> Target {
 /// seconds), so the test can find the job's processes in /proc.
 fn marker() -> String {
     format!("100.{}", Uuid::new_v4().as_u128() % 10_000_000_000)
+}
+
+/// Waits (5 s at most) until no process carries `marker`.
+async fn processes_gone(marker: &str, what: &str) {
+    eventually(Duration::from_secs(5), what, || async {
+        processes_with(marker).is_empty().then_some(())
+    })
+    .await;
 }
 
 /// Pids of live processes whose command line contains `marker`.
