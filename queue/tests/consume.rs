@@ -59,23 +59,9 @@ fn event() -> Event {
 
 fn result(event: &Event, state: RunState) -> RunResult {
     RunResult {
-        v: WIRE_VERSION,
-        run_id: event.run_id,
-        job_id: event.job_id,
-        job_version: event.job_version,
-        attempt: event.attempt,
-        state,
-        trigger: event.trigger,
-        scheduled_at: event.scheduled_at,
-        emitted_at: Some(event.emitted_at),
         started_at: Some(2_000),
-        finished_at: None,
         executor_id: Some("a".to_owned()),
-        exit_code: None,
-        http_status: None,
-        error: None,
-        stdout: None,
-        stderr: None,
+        ..RunResult::about(event, state)
     }
 }
 

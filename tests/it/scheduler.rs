@@ -50,6 +50,19 @@ impl Setup {
         .await;
     }
 
+    /// The leader, once one leads and has emitted (20 s at most).
+    async fn emitting_leader(&self, what: &str) -> LeaderInfo {
+        eventually(Duration::from_secs(20), what, || {
+            let mut conn = self.conn.clone();
+            let keys = self.keys.clone();
+            async move {
+                let leader = lease::current(&mut conn, &keys).await.unwrap()?;
+                (conn.xlen(keys.queue("default")).await.unwrap() > 0).then_some(leader)
+            }
+        })
+        .await
+    }
+
     async fn new(redis_url: String) -> Setup {
         let db = TestDb::create().await;
         let client = redis::Client::open(redis_url.as_str()).unwrap();
@@ -354,15 +367,7 @@ async fn a_sigstopped_leader_emits_nothing_when_it_wakes() {
         ("a".to_owned(), s.scheduler("a", &[])),
         ("b".to_owned(), s.scheduler("b", &[])),
     ];
-    let first = eventually(Duration::from_secs(20), "a leader", || {
-        let mut conn = s.conn.clone();
-        let keys = s.keys.clone();
-        async move {
-            let leader = lease::current(&mut conn, &keys).await.unwrap()?;
-            (conn.xlen(keys.queue("default")).await.unwrap() > 0).then_some(leader)
-        }
-    })
-    .await;
+    let first = s.emitting_leader("a leader").await;
     let i = index_of(&procs, &first.node_id);
     procs[i].1.signal("STOP");
     let second = eventually(Duration::from_secs(10), "another leader", || {
@@ -712,15 +717,7 @@ async fn sigterm_hands_leadership_over_long_before_the_lease_would_expire() {
         ("a".to_owned(), s.scheduler_with_ttl("a", "10000", &[])),
         ("b".to_owned(), s.scheduler_with_ttl("b", "10000", &[])),
     ];
-    let first = eventually(Duration::from_secs(20), "a leader emitting", || {
-        let mut conn = s.conn.clone();
-        let keys = s.keys.clone();
-        async move {
-            let leader = lease::current(&mut conn, &keys).await.unwrap()?;
-            (conn.xlen(keys.queue("default")).await.unwrap() > 0).then_some(leader)
-        }
-    })
-    .await;
+    let first = s.emitting_leader("a leader emitting").await;
     let i = index_of(&procs, &first.node_id);
     procs[i].1.signal("TERM");
     let termed_at = now_ms();
